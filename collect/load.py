@@ -1,0 +1,284 @@
+"""Read a run directory (docs/results-format.md) into DataFrames and validate them.
+
+Policy for damaged input, so that no figure is ever silently wrong:
+- a missing file leaves its field None and adds a note naming it; compute turns that into nulls,
+  an incomplete step or variant, and an invalid run;
+- an append-only CSV (latency, samples, loadgen, master_workers, steps) whose last line has no
+  newline was cut while being written: its complete rows are kept and a note says so;
+- anything else that does not parse (bad JSON, missing columns, a non-number, a malformed row in the
+  middle) raises InputError naming the file and line. load_run(strict=False) catches it per variant
+  and marks that variant unreadable (its error becomes its reason); strict=True lets it through.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+
+class InputError(Exception):
+    """Input that cannot be trusted; the message names the file."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+# Column name -> kind: "float", "int" or "str". Order is the documented one.
+LATENCY_COLUMNS = {"ts": "int", "ok": "int", "ms": "int", "count": "int"}
+STEPS_COLUMNS = {"step": "int", "users": "int", "start_ts": "float", "planned_end_ts": "float"}
+WORKERS_COLUMNS = {"ts": "float", "workers": "int"}
+SAMPLES_COLUMNS = {
+    "ts": "float", "container": "str", "cpu_usage_ns": "float", "nr_periods": "float",
+    "nr_throttled": "float", "throttled_ns": "float", "mem_bytes": "float",
+    "mem_limit_bytes": "float", "cpu_limit": "float",
+}
+LOADGEN_COLUMNS = {"ts": "float", "host": "str", "pid": "int", "role": "str", "cpu_s": "float",
+                   "ncpu": "int"}
+FAILURES_COLUMNS = {"Method": "str", "Name": "str", "Error": "str", "Occurrences": "int"}
+LOADGEN_ROLES = {"host", "master", "worker"}
+
+
+@dataclass
+class VariantData:
+    name: str
+    dir: Path
+    missing: bool = False             # the folder does not exist: the variant never ran
+    error: str | None = None          # a file could not be read: the variant is unreadable
+    meta: dict | None = None          # variant.json
+    steps: pd.DataFrame | None = None
+    master: dict | None = None        # master.json
+    workers: pd.DataFrame | None = None   # master_workers.csv
+    latency: pd.DataFrame | None = None   # ts, ok, ms, count summed over all latency files
+    latency_files: list[str] = field(default_factory=list)
+    samples: pd.DataFrame | None = None   # target/samples.csv
+    containers: list[dict] | None = None  # target/containers.json
+    loadgen: pd.DataFrame | None = None   # loadgen/*.csv concatenated
+    failures: pd.DataFrame | None = None  # locust_failures.csv
+    notes: list[str] = field(default_factory=list)  # missing or truncated files, each named
+    truncated: bool = False           # some append-only file was cut mid-row
+
+
+@dataclass
+class RunData:
+    dir: Path
+    run: dict
+    variants: list[VariantData]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run.get("run_id") or self.dir.name)
+
+
+def read_json(path: Path, display: str, kind: type) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(display, f"not UTF-8 text ({exc.reason})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(display, f"bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, kind):
+        raise InputError(display, f"expected a JSON {kind.__name__}, found {type(data).__name__}")
+    return data
+
+
+def read_csv(path: Path, display: str, columns: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """Parse one CSV with the documented columns; returns (frame, notes).
+
+    A last line without its newline is the tail of a file cut while being written: it is dropped
+    (a cut "…,12" would read as a valid but wrong "…,1") and a note says how many rows were kept.
+    """
+    notes: list[str] = []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(display, f"not UTF-8 text ({exc.reason})") from None
+    empty = pd.DataFrame({c: pd.Series(dtype=_dtype(k)) for c, k in columns.items()})
+    if not text.strip():
+        notes.append(f"{display}: empty file (no header, no rows)")
+        return empty, notes
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines = lines[:-1]
+    else:
+        cut = lines.pop()
+        if not lines:
+            notes.append(f"{display}: only a cut header line {cut!r}: no rows")
+            return empty, notes
+        notes.append(f"{display}: last line cut mid-row ({cut!r}, the writer was stopped); "
+                     f"kept the {max(len(lines) - 1, 0)} complete rows")
+    header = [h.strip() for h in lines[0].split(",")]
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise InputError(display, f"missing column(s) {', '.join(absent)} in header {lines[0]!r}")
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), dtype=str,
+                            keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(display, f"malformed CSV: {str(exc).strip()}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame[list(columns)]
+    out = {}
+    for col, kind in columns.items():
+        raw = frame[col]
+        if kind == "str":
+            bad = raw.isna() | (raw.astype(str).str.strip() == "")
+            if bad.any():
+                _bad_row(display, frame, bad, col, "empty")
+            out[col] = raw.astype(str).str.strip()
+            continue
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() | ~pd.Series(num).apply(_finite)
+        if bad.any():
+            _bad_row(display, frame, bad, col, "not a number")
+        if kind == "int":
+            if (num != num.round()).any():
+                _bad_row(display, frame, num != num.round(), col, "not an integer")
+            num = num.astype("int64")
+        out[col] = num
+    return pd.DataFrame(out, index=range(len(frame))), notes
+
+
+def _finite(x) -> bool:
+    try:
+        return x == x and abs(x) != float("inf")
+    except TypeError:
+        return False
+
+
+def _bad_row(display, frame, mask, col, what):
+    pos = int(mask.to_numpy().nonzero()[0][0])
+    value = frame[col].iloc[pos]
+    raise InputError(display, f"line {pos + 2}: column {col!r} {what}: {value!r}")
+
+
+def _dtype(kind: str):
+    return {"int": "int64", "float": "float64", "str": "object"}[kind]
+
+
+def _check(display, ok_mask, problem):
+    if len(ok_mask) and not bool(ok_mask.all()):
+        pos = int((~ok_mask).to_numpy().nonzero()[0][0])
+        raise InputError(display, f"line {pos + 2}: {problem}")
+
+
+def load_variant(run_dir: Path, name: str, strict: bool = False) -> VariantData:
+    vdir = run_dir / name
+    v = VariantData(name=name, dir=vdir)
+    if not vdir.is_dir():
+        v.missing = True
+        v.notes.append(f"{name}/: folder missing (the variant did not run)")
+        return v
+    try:
+        _fill_variant(v, run_dir)
+    except InputError as exc:
+        if strict:
+            raise
+        v.error = str(exc)
+    return v
+
+
+def _fill_variant(v: VariantData, run_dir: Path) -> None:
+    def show(p: Path) -> str:
+        return os.path.relpath(p, run_dir.parent)
+
+    def optional(rel: str) -> Path | None:
+        p = v.dir / rel
+        if p.is_file():
+            return p
+        v.notes.append(f"{show(p)}: missing")
+        return None
+
+    def csv(p: Path, columns):
+        frame, notes = read_csv(p, show(p), columns)
+        v.notes.extend(notes)
+        v.truncated = v.truncated or any("cut" in n for n in notes)
+        return frame
+
+    if p := optional("variant.json"):
+        v.meta = read_json(p, show(p), dict)
+    if p := optional("steps.csv"):
+        v.steps = csv(p, STEPS_COLUMNS).sort_values("step").reset_index(drop=True)
+        _check(show(p), v.steps["users"] >= 1, "users must be >= 1")
+        _check(show(p), v.steps["planned_end_ts"] > v.steps["start_ts"], "planned_end_ts <= start_ts")
+        if v.steps["step"].duplicated().any():
+            raise InputError(show(p), "a step number appears twice")
+    if p := optional("master.json"):
+        v.master = read_json(p, show(p), dict)
+        for key in ("end_ts", "expected_workers"):
+            if key in v.master and not isinstance(v.master[key], (int, float)):
+                raise InputError(show(p), f"{key} is not a number: {v.master[key]!r}")
+    if p := optional("master_workers.csv"):
+        v.workers = csv(p, WORKERS_COLUMNS).sort_values("ts").reset_index(drop=True)
+    latency_dir = v.dir / "latency"
+    files = sorted(latency_dir.glob("*.csv")) if latency_dir.is_dir() else []
+    if not files:
+        v.notes.append(f"{show(latency_dir)}/: no latency files")
+    parts = []
+    for p in files:
+        frame = csv(p, LATENCY_COLUMNS)
+        _check(show(p), frame["ok"].isin([0, 1]), "ok must be 0 or 1")
+        _check(show(p), frame["ms"] >= 0, "ms must be >= 0")
+        _check(show(p), frame["count"] >= 0, "count must be >= 0")
+        v.latency_files.append(show(p))
+        parts.append(frame)
+    if parts:
+        merged = pd.concat(parts, ignore_index=True)
+        v.latency = merged.groupby(["ts", "ok", "ms"], as_index=False)["count"].sum()
+    if p := optional("target/samples.csv"):
+        v.samples = csv(p, SAMPLES_COLUMNS).sort_values(["container", "ts"]).reset_index(drop=True)
+        _check(show(p), v.samples["mem_limit_bytes"] > 0, "mem_limit_bytes must be > 0")
+        _check(show(p), v.samples["cpu_limit"] > 0, "cpu_limit must be > 0")
+    if p := optional("target/containers.json"):
+        v.containers = read_json(p, show(p), list)
+        for i, c in enumerate(v.containers):
+            if not isinstance(c, dict):
+                raise InputError(show(p), f"item {i} is not an object")
+    loadgen_dir = v.dir / "loadgen"
+    lg_files = sorted(loadgen_dir.glob("*.csv")) if loadgen_dir.is_dir() else []
+    if not lg_files:
+        v.notes.append(f"{show(loadgen_dir)}/: no loadgen files")
+    lg = []
+    for p in lg_files:
+        frame = csv(p, LOADGEN_COLUMNS)
+        _check(show(p), frame["role"].isin(LOADGEN_ROLES), "role must be host, master or worker")
+        lg.append(frame)
+    if lg:
+        v.loadgen = pd.concat(lg, ignore_index=True).sort_values(["host", "pid", "ts"]).reset_index(drop=True)
+    p = v.dir / "locust_failures.csv"
+    if p.is_file():
+        v.failures = csv(p, FAILURES_COLUMNS)
+
+
+def load_run(run_dir: str | Path, strict: bool = False) -> RunData:
+    """Read results/<run_id>/. run.json must be there and parse; variants may be partial."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(run_dir, "not a directory")
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise InputError(run_json, "missing: not a run directory (docs/results-format.md)")
+    run = read_json(run_json, str(run_json), dict)
+    if not isinstance(run.get("variants", []), list):
+        raise InputError(run_json, "\"variants\" is not a list")
+    target = run.get("target_users")
+    if not isinstance(target, int) or isinstance(target, bool) or target < 1:
+        raise InputError(run_json, f"\"target_users\" must be an integer >= 1, found {target!r}")
+    names = [str(n) for n in run.get("variants", [])]
+    notes = []
+    skipped = {s.get("name") for s in run.get("skipped", []) if isinstance(s, dict)}
+    # Folders of variants the plan does not list (an edited or resumed run): read them too, say so.
+    for d in sorted(run_dir.iterdir()):
+        if d.is_dir() and (d / "variant.json").is_file() and d.name not in names and d.name not in skipped:
+            names.append(d.name)
+            notes.append(f"{d.name}/: not in run.json's planned variants; included")
+    variants = [load_variant(run_dir, n, strict) for n in names]
+    return RunData(dir=run_dir, run=run, variants=variants, notes=notes)

@@ -1,0 +1,60 @@
+"""The report's knobs, in one place, named as in group_vars.
+
+run.json's "slo" and "report" blocks override these defaults for one run; everything else in
+collect/ reads thresholds from a Settings object, never from a literal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+# SLO thresholds (group_vars: slo_failure_rate_max, slo_p95_ms_max, slo_cpu_pct_max, slo_mem_pct_max)
+SLO_DEFAULTS = {
+    "failure_rate_max": 0.01,  # failed / all requests, 0-1; value < max passes
+    "p95_ms_max": 1000.0,      # p95 latency in ms; judged with a binomial test, see compute.judge_p95
+    "cpu_pct_max": 90.0,       # mean CPU of the API containers, % of their summed limit
+    "mem_pct_max": 90.0,       # mean memory of the most loaded API container, % of its limit
+}
+
+# Measurement rules (group_vars: report_warmup_s, generator_cpu_pct_max, report_stability_tolerance)
+REPORT_DEFAULTS = {
+    "warmup_s": 10.0,               # first seconds of each step left out of every figure
+    "generator_cpu_pct_max": 80.0,  # a Locust process above this % of one core invalidates the step
+    "stability_tolerance": 0.10,    # sub-window RPS may differ by this fraction of their mean
+}
+
+# Statistical rules (not user knobs; documented in the report's method notes)
+P95_QUANTILE = 0.95          # the percentile the latency SLO is about
+CONFIDENCE = 0.99            # one-sided confidence of the p95 verdict (MLPerf LoadGen early stopping)
+STABILITY_SUBWINDOWS = 3     # a step's window is cut into this many equal parts for the RPS check
+STABILITY_SIGMAS = 3.0       # ... and a difference must also exceed this many Poisson std devs
+STEP_END_TOLERANCE_S = 1.0   # a step is complete when the run ended at most this long before its end
+COMPARE_MIN_REL_CHANGE = 0.05  # --compare: RPS change below this fraction is never flagged
+COMPARE_P95_MIN_REL_CHANGE = 0.10  # --compare: p95 change below this fraction is never flagged
+
+
+@dataclass(frozen=True)
+class Settings:
+    failure_rate_max: float = SLO_DEFAULTS["failure_rate_max"]
+    p95_ms_max: float = SLO_DEFAULTS["p95_ms_max"]
+    cpu_pct_max: float = SLO_DEFAULTS["cpu_pct_max"]
+    mem_pct_max: float = SLO_DEFAULTS["mem_pct_max"]
+    warmup_s: float = REPORT_DEFAULTS["warmup_s"]
+    generator_cpu_pct_max: float = REPORT_DEFAULTS["generator_cpu_pct_max"]
+    stability_tolerance: float = REPORT_DEFAULTS["stability_tolerance"]
+
+    def slo(self) -> dict:
+        return {k: getattr(self, k) for k in SLO_DEFAULTS}
+
+    def report(self) -> dict:
+        return {k: getattr(self, k) for k in REPORT_DEFAULTS}
+
+
+def settings_from_run(run: dict) -> Settings:
+    """Defaults overridden by run.json's "slo" and "report" blocks (unknown keys are ignored)."""
+    known = {f.name for f in fields(Settings)}
+    overrides = {}
+    for block in ("slo", "report"):
+        for key, value in (run.get(block) or {}).items():
+            if key in known and isinstance(value, (int, float)) and not isinstance(value, bool):
+                overrides[key] = float(value)
+    return replace(Settings(), **overrides)

@@ -1,0 +1,204 @@
+"""Pure helpers behind the playbooks: variant names, docker sizes and the preflight checks.
+
+Kept free of Ansible imports except for the FilterModule shim at the end, so the unit tests can call
+them directly and collect/ can share the naming rule.
+"""
+import math
+import re
+
+MIB = 1024 * 1024
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNIT = {"": 1, "b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB, "t": 1024 * 1024 * MIB}
+PROFILE_KEYS = ("users", "users_step", "step_duration")
+
+
+def docker_bytes(size):
+    """Bytes of a docker memory size (512M, 1g, 1.5G, 268435456); ValueError when it is not one."""
+    match = _SIZE.match(str(size))
+    if not match:
+        raise ValueError(f"{size!r} is not a docker memory size (e.g. 256M, 1G, 1.5g)")
+    number, unit = match.groups()
+    value = int(math.ceil(float(number) * _UNIT[unit.lower()]))
+    if value <= 0:
+        raise ValueError(f"{size!r} is not a positive memory size")
+    return value
+
+
+def cpu_text(cpu):
+    """The shortest decimal of a CPU count: 0.25, 0.5, 1, 2."""
+    value = float(cpu)
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def variant_name(cpu, mem, replicas):
+    """c<cpu>-m<MiB rounded up>M-r<replicas>: one name per variant however it was spelt."""
+    mib = int(math.ceil(docker_bytes(mem) / MIB))
+    return f"c{cpu_text(cpu)}-m{mib}M-r{int(replicas)}"
+
+
+def compose_project(name):
+    """A compose project name for a variant (lowercase, no dots)."""
+    return "rightsize-" + name.lower().replace(".", "_")
+
+
+def _number(value):
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _integer(value):
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value)
+    if number != int(number):
+        raise ValueError
+    return int(number)
+
+
+def variant_errors(cpu, mem, replicas, source="extra-vars"):
+    """Messages naming each bad variable of one variant; empty when it is fine."""
+    errors = []
+    try:
+        if _number(cpu) <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"cpu={cpu!r} ({source}): expected a number of CPUs > 0, e.g. 0.25, 0.5, 1.0")
+    try:
+        docker_bytes(mem)
+    except ValueError:
+        errors.append(f"mem={mem!r} ({source}): expected a docker memory size > 0, e.g. 256M, 512M, 1G, 1.5g")
+    try:
+        if _integer(replicas) < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"replicas={replicas!r} ({source}): expected a whole number >= 1")
+    return errors
+
+
+def load_errors(users, users_step, step_duration, warmup_s):
+    """Messages naming each bad load variable; empty when they are fine."""
+    errors = []
+    checked = {}
+    for name, value in (("users", users), ("users_step", users_step), ("step_duration", step_duration)):
+        try:
+            checked[name] = _integer(value)
+            if checked[name] < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{name}={value!r}: expected a whole number >= 1")
+            checked.pop(name, None)
+    if "users" in checked and "users_step" in checked and checked["users_step"] > checked["users"]:
+        errors.append(f"users_step={users_step!r} is larger than users={users!r}: expected 1 <= users_step <= users")
+    if "step_duration" in checked and checked["step_duration"] <= float(warmup_s):
+        errors.append(
+            f"step_duration={step_duration!r}: expected more seconds than the warm-up "
+            f"report_warmup_s={warmup_s!r}, or nothing of the step is measured"
+        )
+    return errors
+
+
+def plan_variants(variants, cpu=None, mem=None, replicas=1, cores=None):
+    """The variants to run: the one asked for (cpu and mem given) or the list, each with its name.
+
+    A listed variant whose cpu x replicas exceeds the target's cores is kept with a skip reason;
+    an explicit one is returned with the reason too, and preflight refuses it.
+    """
+    explicit = cpu not in (None, "") or mem not in (None, "")
+    chosen = [{"cpu": cpu, "mem": mem, "replicas": replicas}] if explicit else list(variants or [])
+    plan = []
+    for item in chosen:
+        cpu_value = float(item["cpu"])
+        reps = _integer(item.get("replicas", 1))
+        name = variant_name(cpu_value, item["mem"], reps)
+        entry = {
+            "name": name,
+            "cpu": cpu_value,
+            "cpu_text": cpu_text(cpu_value),
+            "mem": str(item["mem"]),
+            "mem_bytes": docker_bytes(item["mem"]),
+            "replicas": reps,
+            "project": compose_project(name),
+            "explicit": explicit,
+            "skip": "",
+        }
+        if cores is not None and cpu_value * reps > float(cores):
+            entry["skip"] = (
+                f"cpu x replicas = {cpu_text(cpu_value * reps)} exceeds the target's {int(cores)} cores"
+            )
+        plan.append(entry)
+    return plan
+
+
+def preflight_errors(hostvars):
+    """Every problem with the public variables, as messages that name the variable."""
+    errors = []
+    profiles = hostvars.get("profiles") or {}
+    profile = hostvars.get("profile")
+    if profile not in profiles:
+        errors.append(f"profile={profile!r}: expected one of {', '.join(sorted(profiles))}")
+        return errors
+    explicit = hostvars.get("cpu") not in (None, "") or hostvars.get("mem") not in (None, "")
+    if explicit:
+        if hostvars.get("cpu") in (None, "") or hostvars.get("mem") in (None, ""):
+            errors.append("cpu and mem: give both (e.g. -e 'cpu=0.5 mem=512M') or neither (run the variants list)")
+        else:
+            errors += variant_errors(hostvars["cpu"], hostvars["mem"], hostvars.get("replicas", 1))
+    else:
+        for index, item in enumerate(hostvars.get("variants") or []):
+            if not isinstance(item, dict) or "cpu" not in item or "mem" not in item:
+                errors.append(f"variants[{index}]={item!r}: expected a mapping with cpu, mem and replicas")
+                continue
+            errors += variant_errors(item["cpu"], item["mem"], item.get("replicas", 1), f"variants[{index}]")
+        if not hostvars.get("variants"):
+            errors.append("variants: the list is empty; give cpu and mem, or list variants in group_vars")
+    errors += load_errors(
+        hostvars.get("users"), hostvars.get("users_step"), hostvars.get("step_duration"),
+        hostvars.get("report_warmup_s", 10),
+    )
+    for name in ("keep", "fail_on_slo", "locust_ui"):
+        if str(hostvars.get(name, False)).lower() not in ("true", "false", "yes", "no", "1", "0"):
+            errors.append(f"{name}={hostvars.get(name)!r}: expected true or false")
+    if str(hostvars.get("offline_images", "auto")).lower() not in ("auto", "true", "false", "yes", "no"):
+        errors.append(f"offline_images={hostvars.get('offline_images')!r}: expected auto, true or false")
+    run_id = str(hostvars.get("run_id", ""))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run_id):
+        errors.append(f"run_id={run_id!r}: expected letters, digits, '.', '_' or '-' (a folder name)")
+    return errors
+
+
+def steps_planned(users, users_step):
+    """The user count of each step: +users_step up to users."""
+    users, users_step = int(users), int(users_step)
+    counts = list(range(users_step, users + 1, users_step))
+    if not counts or counts[-1] != users:
+        counts.append(users)
+    return counts
+
+
+def container_summary(inspect):
+    """The figures of a `docker inspect` that decide a variant: OOM kills and restarts."""
+    state = inspect.get("State") or {}
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    return {
+        "name": (inspect.get("Name") or "").lstrip("/"),
+        "id": inspect.get("Id"),
+        "service": labels.get("com.docker.compose.service"),
+        "oom_killed": bool(state.get("OOMKilled")),
+        "restart_count": int(inspect.get("RestartCount") or 0),
+        "status": state.get("Status"),
+        "exit_code": state.get("ExitCode"),
+        "started_at": state.get("StartedAt"),
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "rs_docker_bytes": docker_bytes,
+            "rs_variant_name": variant_name,
+            "rs_plan_variants": plan_variants,
+            "rs_preflight_errors": preflight_errors,
+            "rs_steps_planned": steps_planned,
+            "rs_container_summary": container_summary,
+        }
