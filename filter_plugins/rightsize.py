@@ -192,6 +192,33 @@ def container_summary(inspect):
     }
 
 
+def missing_worker_hosts(loadgen_hosts, hostvars, seen_hostnames):
+    """Loadgen hosts none of whose workers connected (Locust names workers <hostname>_<uuid>)."""
+    seen = set(seen_hostnames or [])
+    missing = []
+    for host in loadgen_hosts:
+        facts = (hostvars.get(host) or {}).get("ansible_facts") or {}
+        names = {host, facts.get("hostname"), facts.get("nodename"), facts.get("fqdn")}
+        if not names & seen:
+            missing.append(host)
+    return missing
+
+
+def host_facts(hostvars_of_host, groups):
+    """The facts of a host that the run manifest records."""
+    facts = hostvars_of_host.get("ansible_facts") or {}
+    name = hostvars_of_host.get("inventory_hostname")
+    return {
+        "groups": sorted(group for group in ("target", "loadgen", "locust_master") if name in groups.get(group, [])),
+        "address": hostvars_of_host.get("ansible_host", name),
+        "cores": facts.get("processor_vcpus"),
+        "mem_mb": facts.get("memtotal_mb"),
+        "kernel": facts.get("kernel"),
+        "distribution": f"{facts.get('distribution', '')} {facts.get('distribution_version', '')}".strip(),
+        "hostname": facts.get("hostname"),
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -201,4 +228,6 @@ class FilterModule:
             "rs_preflight_errors": preflight_errors,
             "rs_steps_planned": steps_planned,
             "rs_container_summary": container_summary,
+            "rs_missing_worker_hosts": missing_worker_hosts,
+            "rs_host_facts": host_facts,
         }

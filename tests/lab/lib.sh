@@ -46,14 +46,18 @@ lab_namespaces() {
   ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${LAB_PREFIX}[0-9]+\$" | sort -V || true
 }
 
-# True if the pid file names a live sshd that is not the box's own (i.e. in another netns).
+# True if the pid file names a live (not zombie) sshd outside the box's own network namespace
+# (so never the box's sshd after pid reuse); with a second argument, inside that lab namespace.
 lab_sshd_alive() {
-  local pidf=$1 pid
+  local pidf=$1 ns=${2:-} pid netns
   [ -s "$pidf" ] || return 1
   pid=$(<"$pidf")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ] || return 1
-  [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] || return 1
+  grep -q '^State:[[:space:]]*[RSD]' "/proc/$pid/status" 2>/dev/null || return 1
+  netns=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || return 1
+  [ "$netns" != "$(readlink /proc/self/ns/net)" ] || return 1
+  [ -z "$ns" ] || [ "$(ip netns identify "$pid" 2>/dev/null)" = "$ns" ]
 }
 
 # Remove one namespace host: its sshd (by pid file), any process left inside its network

@@ -107,7 +107,7 @@ for i in $(seq 1 "$N"); do
   # rewritten in place, never replaced: a running host's /etc/hosts is a bind mount of this inode
   hosts_file | cmp -s - "$root/hosts" 2>/dev/null || hosts_file >"$root/hosts"
 
-  if ! lab_sshd_alive "$pidf"; then
+  if ! lab_sshd_alive "$pidf" "$ns"; then
     rm -f "$pidf"
     # Own mount + UTS namespace: hostname, private dirs and /etc/hosts; everything else (/usr,
     # /etc, python3) is shared with the box. sshd daemonizes; its listener keeps the namespaces.
@@ -127,7 +127,7 @@ for i in $(seq 1 "$N"); do
     ' sh "$ns" "$root" "$addr" "$pidf" "$LAB_STATE" </dev/null
     # sshd writes its pid file after it listens
     for _ in $(seq 1 50); do [ -s "$pidf" ] && break; sleep 0.1; done
-    lab_sshd_alive "$pidf" || { tail -5 "$LAB_STATE/$ns.sshd.log" >&2 || true; lab_die "sshd of $ns did not start"; }
+    lab_sshd_alive "$pidf" "$ns" || { tail -5 "$LAB_STATE/$ns.sshd.log" >&2 || true; lab_die "sshd of $ns did not start"; }
   fi
 done
 if [ "$recreated" = 1 ]; then

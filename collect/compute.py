@@ -1,0 +1,736 @@
+"""From loaded DataFrames to step tables, verdicts and the run summary. No I/O here.
+
+Every rule the report applies lives in this file; docs/report.md and the report's method notes
+describe them in words. Figures that cannot be measured are None (null in summary.json).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
+                      STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings)
+
+SLO_ORDER = ("failure_rate", "p95_ms", "cpu_pct", "mem_pct")
+STEP_KEYS = ("users", "duration_s", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "failure_rate",
+             "cpu_pct", "cpu_pct_peak", "mem_pct", "mem_pct_peak", "cpu_throttled_pct",
+             "generator_cpu_pct", "loadgen_host_cpu_pct", "valid", "slo_pass", "reasons")
+VARIANT_NAME = re.compile(r"^c(?P<cpu>[0-9]+(?:\.[0-9]+)?)-m(?P<mem>[0-9]+)M-r(?P<replicas>[0-9]+)$")
+
+
+# ---------------------------------------------------------------- latency histogram
+
+
+def percentile(ms: np.ndarray, counts: np.ndarray, q: float) -> float | None:
+    """Nearest-rank percentile of a histogram: the smallest ms whose cumulative count reaches
+    ceil(q * n). The buckets are response times rounded up to 1 ms, so the result is an upper
+    bound at most 1 ms above the nearest-rank percentile of the raw times."""
+    n = int(counts.sum())
+    if n == 0:
+        return None
+    order = np.argsort(ms, kind="stable")
+    ms, counts = ms[order], counts[order]
+    rank = max(1, math.ceil(q * n - 1e-9))
+    return float(ms[np.searchsorted(np.cumsum(counts), rank)])
+
+
+def percentile_ci(ms: np.ndarray, counts: np.ndarray, q: float = P95_QUANTILE,
+                  confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Distribution-free two-sided interval of the q-quantile from order statistics: the ranks
+    between the binomial (n, q) quantiles at (1-confidence)/2 and 1-(1-confidence)/2."""
+    n = int(counts.sum())
+    if n == 0:
+        return None
+    alpha = (1 - confidence) / 2
+    lo = max(1, int(stats.binom.ppf(alpha, n, q)))
+    hi = min(n, int(stats.binom.ppf(1 - alpha, n, q)) + 1)
+    return percentile(ms, counts, lo / n), percentile(ms, counts, hi / n)
+
+
+@dataclass(frozen=True)
+class P95Test:
+    """One-sided binomial test of "the q-quantile is within the limit" (MLPerf LoadGen style).
+
+    over of n requests took longer than the limit. If the true share over the limit were 1-q
+    (the quantile exactly at the limit), seeing at most `over` has probability p_pass: below
+    1-confidence proves the quantile is under the limit. Seeing at least `over` has probability
+    p_fail: below 1-confidence proves it is over. Otherwise the sample is too small to say."""
+    over: int
+    n: int
+    p_pass: float
+    p_fail: float
+    result: str           # "pass" | "fail" | "inconclusive"
+    needed_n: int | None  # inconclusive: requests needed at the observed over-limit share
+
+
+def judge_p95(over: int, n: int, q: float = P95_QUANTILE, confidence: float = CONFIDENCE) -> P95Test:
+    alpha, share = 1 - confidence, 1 - q
+    if n <= 0:
+        return P95Test(over, n, 1.0, 1.0, "inconclusive", needed_requests(0, 0, q, confidence))
+    p_pass = float(stats.binom.cdf(over, n, share))
+    p_fail = float(stats.binom.sf(over - 1, n, share))
+    if p_pass < alpha:
+        result = "pass"
+    elif p_fail < alpha:
+        result = "fail"
+    else:
+        result = "inconclusive"
+    needed = needed_requests(over, n, q, confidence) if result == "inconclusive" else None
+    return P95Test(over, n, p_pass, p_fail, result, needed)
+
+
+def needed_requests(over: int, n: int, q: float = P95_QUANTILE,
+                    confidence: float = CONFIDENCE) -> int | None:
+    """Smallest request count that would decide the p95 test if the over-limit share stayed at
+    over/n (0 when n is 0: then 90 requests with none over prove p95 at 99 %). None when the share
+    is exactly 1-q: no sample size decides it."""
+    alpha, share = 1 - confidence, 1 - q
+    rate = over / n if n else 0.0
+    if math.isclose(rate, share):
+        return None
+    if rate < share:
+        def decides(m):
+            return stats.binom.cdf(math.floor(rate * m + 1e-9), m, share) < alpha
+    else:
+        def decides(m):
+            return stats.binom.sf(math.ceil(rate * m - 1e-9) - 1, m, share) < alpha
+    hi = max(n, 1)
+    while not decides(hi):
+        hi *= 2
+        if hi > 10**12:
+            return None
+    lo = hi // 2
+    while lo + 1 < hi:  # decides() is monotone up to the floor/ceil rounding of rate * m
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decides(mid) else (mid, hi)
+    return hi
+
+
+# ---------------------------------------------------------------- stability
+
+
+@dataclass(frozen=True)
+class Stability:
+    stable: bool | None      # None: window too short to judge
+    rates: tuple[float, ...]  # RPS of each sub-window
+    spread: float | None     # (max - min) / mean
+    sigmas: float | None     # (max - min) in Poisson standard deviations of the difference
+    detail: str
+
+
+def stability(per_second: np.ndarray, tolerance: float, parts: int = STABILITY_SUBWINDOWS,
+              min_sigmas: float = STABILITY_SIGMAS) -> Stability:
+    """Requests per second of the window cut into `parts` equal sub-windows. Unstable when the
+    fastest and slowest differ by more than `tolerance` of the mean AND by more than `min_sigmas`
+    standard deviations of that difference under Poisson counting noise
+    (sd = sqrt(c_max / d_max^2 + c_min / d_min^2)), so small counts do not raise false alarms."""
+    per_second = np.asarray(per_second, dtype=float)
+    if len(per_second) < parts or per_second.sum() <= 0:
+        return Stability(None, (), None, None, "window too short or empty to judge stability")
+    chunks = np.array_split(per_second, parts)
+    counts = np.array([c.sum() for c in chunks])
+    durations = np.array([len(c) for c in chunks], dtype=float)
+    rates = counts / durations
+    mean = per_second.sum() / len(per_second)
+    hi, lo = int(np.argmax(rates)), int(np.argmin(rates))
+    diff = rates[hi] - rates[lo]
+    sd = math.sqrt(counts[hi] / durations[hi] ** 2 + counts[lo] / durations[lo] ** 2)
+    spread = diff / mean
+    sig = diff / sd if sd > 0 else (math.inf if diff > 0 else 0.0)
+    unstable = spread > tolerance and sig > min_sigmas
+    shown = "/".join(f"{r:.1f}" for r in rates)
+    detail = (f"sub-window RPS {shown} differ by {spread:.0%} of the mean "
+              f"({sig:.1f} sd of Poisson noise)")
+    return Stability(not unstable, tuple(float(r) for r in rates), float(spread), float(sig), detail)
+
+
+# ---------------------------------------------------------------- target and loadgen samples
+
+
+def _intervals(frame: pd.DataFrame, key: list[str], counter: str) -> pd.DataFrame:
+    """Consecutive-sample differences per key; a negative counter step (a restarted container or
+    process) is dropped rather than read as negative use."""
+    frame = frame.sort_values(key + ["ts"])
+    diffs = frame.groupby(key, sort=False)[["ts", counter] + [c for c in ("nr_periods", "nr_throttled")
+                                                               if c in frame]].diff()
+    out = frame[key + ["ts"]].assign(dt=diffs["ts"], d=diffs[counter])
+    for c in ("nr_periods", "nr_throttled"):
+        if c in frame:
+            out["d_" + c] = diffs[c]
+    return out[(out["dt"] > 0) & (out["d"] >= 0)]
+
+
+def counter_resets(samples: pd.DataFrame | None) -> list[tuple[str, float]]:
+    """(container, ts) where a container's cumulative CPU counter went down: it restarted."""
+    if samples is None or samples.empty:
+        return []
+    s = samples.sort_values(["container", "ts"])
+    d = s.groupby("container")["cpu_usage_ns"].diff()
+    hit = s[d < 0]
+    return list(zip(hit["container"], hit["ts"].astype(float)))
+
+
+def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> dict:
+    """CPU, memory and throttling of the API containers over [start, end]."""
+    out = dict(cpu_pct=None, cpu_pct_peak=None, mem_pct=None, mem_pct_peak=None,
+               cpu_throttled_pct=None)
+    if samples is None or samples.empty:
+        return out
+    win = samples[(samples["ts"] >= start) & (samples["ts"] <= end)]
+    if win.empty:
+        return out
+    mem = win.assign(pct=win["mem_bytes"] / win["mem_limit_bytes"] * 100)
+    out["mem_pct"] = float(mem.groupby("container")["pct"].mean().max())
+    out["mem_pct_peak"] = float(mem["pct"].max())
+    iv = _intervals(win, ["container"], "cpu_usage_ns")
+    if iv.empty:
+        return out
+    limits = win.groupby("container")["cpu_limit"].last()
+    per = iv.groupby("container").agg(ns=("d", "sum"), dt=("dt", "sum"), periods=("d_nr_periods", "sum"),
+                                      throttled=("d_nr_throttled", "sum"))
+    cores = (per["ns"] / per["dt"] / 1e9).sum()
+    out["cpu_pct"] = float(cores / limits[per.index].sum() * 100)
+    iv = iv.assign(second=np.floor(iv["ts"]), cores=iv["d"] / iv["dt"] / 1e9,
+                   limit=iv["container"].map(limits))
+    by_second = iv.groupby("second").agg(cores=("cores", "sum"), limit=("limit", "sum"),
+                                         n=("container", "nunique"))
+    full = by_second[by_second["n"] == by_second["n"].max()]
+    out["cpu_pct_peak"] = float((full["cores"] / full["limit"]).max() * 100)
+    periods = per["periods"].sum()
+    if periods > 0:
+        out["cpu_throttled_pct"] = float(min(100.0, per["throttled"].sum() / periods * 100))
+    return out
+
+
+def target_timeseries(samples: pd.DataFrame | None) -> pd.DataFrame:
+    """Per second: CPU of all API containers as % of their summed limit, memory of the most
+    loaded container as % of its limit."""
+    cols = ["second", "cpu_pct", "mem_pct"]
+    if samples is None or samples.empty:
+        return pd.DataFrame(columns=cols)
+    iv = _intervals(samples, ["container"], "cpu_usage_ns")
+    limits = samples.groupby("container")["cpu_limit"].last()
+    iv = iv.assign(second=np.floor(iv["ts"]), cores=iv["d"] / iv["dt"] / 1e9,
+                   limit=iv["container"].map(limits))
+    cpu = iv.groupby("second").apply(lambda g: g["cores"].sum() / g["limit"].sum() * 100,
+                                     include_groups=False).rename("cpu_pct")
+    mem = (samples.assign(second=np.floor(samples["ts"]),
+                          pct=samples["mem_bytes"] / samples["mem_limit_bytes"] * 100)
+           .groupby("second")["pct"].max().rename("mem_pct"))
+    return pd.concat([cpu, mem], axis=1).sort_index().reset_index(names="second")
+
+
+def loadgen_figures(loadgen: pd.DataFrame | None, start: float, end: float) -> dict:
+    """Busiest Locust process (% of one core) and busiest loadgen host (% of all its cores)."""
+    out = dict(generator_cpu_pct=None, generator_process=None, loadgen_host_cpu_pct=None)
+    if loadgen is None or loadgen.empty:
+        return out
+    win = loadgen[(loadgen["ts"] >= start) & (loadgen["ts"] <= end)]
+    iv = _intervals(win, ["host", "pid", "role"], "cpu_s")
+    if iv.empty:
+        return out
+    per = iv.groupby(["host", "pid", "role"]).agg(cpu=("d", "sum"), dt=("dt", "sum")).reset_index()
+    per["pct"] = per["cpu"] / per["dt"] * 100
+    procs = per[per["role"] != "host"]
+    if not procs.empty:
+        top = procs.loc[procs["pct"].idxmax()]
+        out["generator_cpu_pct"] = float(top["pct"])
+        out["generator_process"] = f"{top['role']} {top['host']} pid {int(top['pid'])}"
+    hosts = per[per["role"] == "host"]
+    if not hosts.empty:
+        ncpu = win[win["role"] == "host"].groupby("host")["ncpu"].last()
+        out["loadgen_host_cpu_pct"] = float((hosts["pct"] / hosts["host"].map(ncpu).to_numpy()).max())
+    return out
+
+
+def generator_timeseries(loadgen: pd.DataFrame | None) -> pd.DataFrame:
+    """Per sample interval: each process's CPU (% of one core) and each host's (% of all cores)."""
+    cols = ["ts", "label", "role", "pct"]
+    if loadgen is None or loadgen.empty:
+        return pd.DataFrame(columns=cols)
+    iv = _intervals(loadgen, ["host", "pid", "role"], "cpu_s")
+    ncpu = loadgen.groupby("host")["ncpu"].last()
+    pct = iv["d"] / iv["dt"] * 100
+    pct = np.where(iv["role"] == "host", pct / iv["host"].map(ncpu).to_numpy(), pct)
+    label = np.where(iv["role"] == "host", iv["host"] + " host (all cores)",
+                     iv["host"] + " " + iv["role"] + " " + iv["pid"].astype(str))
+    return pd.DataFrame({"ts": iv["ts"].to_numpy(), "label": label, "role": iv["role"].to_numpy(),
+                         "pct": pct})
+
+
+# ---------------------------------------------------------------- steps
+
+
+def planned_users(meta: dict | None, run_vars: dict | None) -> list[int]:
+    """users_step, 2*users_step, ... up to users (the last step capped at users)."""
+    for source in (meta or {}, run_vars or {}):
+        users, step = source.get("users"), source.get("users_step")
+        if isinstance(users, int) and isinstance(step, int) and users >= 1 and step >= 1:
+            return [min(k * step, users) for k in range(1, math.ceil(users / step) + 1)]
+    return []
+
+
+def run_end(v) -> tuple[float | None, str | None]:
+    """When the variant's load stopped: master.json end_ts, else the last second of data."""
+    if v.master and isinstance(v.master.get("end_ts"), (int, float)):
+        return float(v.master["end_ts"]), None
+    ends = []
+    if v.latency is not None and not v.latency.empty:
+        ends.append(float(v.latency["ts"].max()) + 1)
+    if v.workers is not None and not v.workers.empty:
+        ends.append(float(v.workers["ts"].max()))
+    if not ends:
+        return None, "no master.json end_ts and no data: every step counts as incomplete"
+    return max(ends), "no master.json end_ts: the run's end is taken from its last data"
+
+
+def expected_workers(v) -> tuple[int | None, str | None]:
+    if v.master and isinstance(v.master.get("expected_workers"), int):
+        return v.master["expected_workers"], None
+    if v.workers is not None and not v.workers.empty:
+        return int(v.workers["workers"].max()), "expected workers unknown (no master.json): " \
+                                                "taken as the most ever connected"
+    return None, None
+
+
+def step_results(v, settings: Settings) -> list[dict]:
+    """One dict per started step: the schema's step fields plus detail for the report."""
+    if v.steps is None or v.steps.empty:
+        return []
+    end, _ = run_end(v)
+    expected, _ = expected_workers(v)
+    latency = v.latency if v.latency is not None else pd.DataFrame(columns=["ts", "ok", "ms", "count"])
+    resets = counter_resets(v.samples)
+    out = []
+    for row in v.steps.itertuples(index=False):
+        start, planned_end = float(row.start_ts), float(row.planned_end_ts)
+        complete = end is not None and end >= planned_end - STEP_END_TOLERANCE_S
+        window_start = start + settings.warmup_s
+        window_end = planned_end if complete else min(planned_end, end if end is not None else start)
+        first_s, stop_s = math.ceil(window_start), math.floor(window_end)
+        seconds = max(0, stop_s - first_s)
+        lat = latency[(latency["ts"] >= first_s) & (latency["ts"] < stop_s)]
+        ms, counts = lat["ms"].to_numpy(), lat["count"].to_numpy()
+        requests = int(counts.sum())
+        failed = int(lat.loc[lat["ok"] == 0, "count"].sum())
+        over = int(lat.loc[lat["ms"] > settings.p95_ms_max, "count"].sum())
+        per_second = (lat.groupby("ts")["count"].sum()
+                      .reindex(range(first_s, stop_s), fill_value=0).to_numpy()) if seconds else np.array([])
+        step = {
+            "step": int(row.step), "users": int(row.users), "complete": complete,
+            "start_ts": start, "planned_end_ts": planned_end,
+            "window_start": window_start, "window_end": window_end,
+            "duration_s": float(seconds), "requests": requests,
+            "rps": requests / seconds if seconds else 0.0,
+            "p50_ms": percentile(ms, counts, 0.50), "p95_ms": percentile(ms, counts, P95_QUANTILE),
+            "p99_ms": percentile(ms, counts, 0.99),
+            "p95_ci": percentile_ci(ms, counts),
+            "failure_rate": failed / requests if requests else None, "failed": failed,
+            "p95_test": judge_p95(over, requests),
+            "stability": stability(per_second, settings.stability_tolerance),
+        }
+        step.update(target_figures(v.samples, window_start, window_end))
+        step.update(loadgen_figures(v.loadgen, window_start, window_end))
+        step["workers_min"] = _workers_min(v.workers, window_start, window_end)
+        step["restarts"] = [(c, t) for c, t in resets if start <= t < planned_end]
+        _judge_step(step, settings, expected)
+        out.append(step)
+    return out
+
+
+def _workers_min(workers, start, end):
+    if workers is None or workers.empty:
+        return None
+    win = workers[(workers["ts"] >= start) & (workers["ts"] < end)]
+    return int(win["workers"].min()) if not win.empty else None
+
+
+def _judge_step(step: dict, s: Settings, expected: int | None) -> None:
+    """Fill valid, slo_pass, reasons and slo_broken (SLO name -> value, in SLO_ORDER)."""
+    invalid, broken, unknown = [], {}, []
+    if not step["complete"]:
+        ran = max(0.0, step["window_end"] - step["start_ts"])
+        invalid.append(f"step incomplete: the run ended {ran:.0f} s into its "
+                       f"{step['planned_end_ts'] - step['start_ts']:.0f} s")
+    if step["requests"] == 0:
+        invalid.append("no requests in the measured window")
+    gen = step["generator_cpu_pct"]
+    if gen is not None and gen > s.generator_cpu_pct_max:
+        invalid.append(f"generator saturated: {step['generator_process']} at {gen:.0f} % of one core "
+                       f"(> {s.generator_cpu_pct_max:g} %): not a measurement of the target")
+    if expected is not None and step["workers_min"] is not None and step["workers_min"] < expected:
+        invalid.append(f"Locust worker lost: {step['workers_min']} of {expected} connected")
+    stab = step["stability"]
+    if stab.stable is False:
+        invalid.append(f"unstable throughput: {stab.detail}")
+    for container, ts in step["restarts"]:
+        invalid.append(f"container {container} restarted during the step (CPU counter reset)")
+
+    fr = step["failure_rate"]
+    if fr is not None and fr >= s.failure_rate_max:
+        broken["failure_rate"] = fr
+    test: P95Test = step["p95_test"]
+    if test.result == "fail":
+        broken["p95_ms"] = step["p95_ms"]
+    elif test.result == "inconclusive" and step["requests"] > 0:
+        need = (f"about {test.needed_n} requests at this over-limit rate would decide it"
+                if test.needed_n else "an over-limit rate of exactly 5 % cannot be decided")
+        unknown.append(f"p95 inconclusive: {test.over} of {test.n} requests over "
+                       f"{s.p95_ms_max:g} ms, too few to prove p95 either side at "
+                       f"{CONFIDENCE:.0%} confidence; {need}")
+    for key, limit, label in (("cpu_pct", s.cpu_pct_max, "CPU"), ("mem_pct", s.mem_pct_max, "memory")):
+        value = step[key]
+        if value is None:
+            unknown.append(f"{key} not measured (no target samples in the window)")
+        elif value >= limit:
+            broken[key] = value
+
+    step["slo_broken"] = broken
+    reasons = list(invalid)
+    for key, value in broken.items():
+        reasons.append(_broken_text(key, value, s, test))
+    reasons.extend(unknown)
+    step["valid"] = not invalid
+    step["reasons"] = reasons
+    if invalid:
+        step["slo_pass"] = None
+    elif broken:
+        step["slo_pass"] = False
+    elif unknown:
+        step["slo_pass"] = None
+    else:
+        step["slo_pass"] = True
+
+
+def _broken_text(key: str, value: float, s: Settings, test: P95Test) -> str:
+    if key == "failure_rate":
+        return f"failure rate {value:.2%} >= {s.failure_rate_max:.2%}"
+    if key == "p95_ms":
+        return (f"p95 {value:.0f} ms over {s.p95_ms_max:g} ms ({test.over} of {test.n} requests "
+                f"over the limit; binomial p = {test.p_fail:.2g})")
+    label = "CPU" if key == "cpu_pct" else "memory"
+    limit = s.cpu_pct_max if key == "cpu_pct" else s.mem_pct_max
+    return f"{label} {value:.1f} % >= {limit:g} % of the limit"
+
+
+# ---------------------------------------------------------------- variants
+
+
+def parse_variant_name(name: str) -> dict | None:
+    m = VARIANT_NAME.match(name)
+    if not m:
+        return None
+    mem_mib = int(m["mem"])
+    return {"cpu": float(m["cpu"]), "mem": f"{mem_mib}M", "mem_bytes": mem_mib * 2**20,
+            "replicas": int(m["replicas"])}
+
+
+def variant_result(v, run: dict, s: Settings) -> dict:
+    """The schema's variant fields plus detail (steps with extras, missing steps, notes)."""
+    target = int(run["target_users"])
+    meta = v.meta or {}
+    from_name = parse_variant_name(v.name) or {}
+    res = {
+        "name": v.name,
+        "cpu": _num(meta.get("cpu"), from_name.get("cpu")),
+        "mem": str(meta.get("mem") or from_name.get("mem") or ""),
+        "mem_bytes": _int(meta.get("mem_bytes"), from_name.get("mem_bytes")),
+        "replicas": _int(meta.get("replicas"), from_name.get("replicas")),
+        "image": str(meta.get("image") or (run.get("vars") or {}).get("image") or ""),
+        "status": meta.get("status"), "error": meta.get("error"),
+        "notes": list(v.notes), "steps": [], "steps_missing": [], "containers": v.containers,
+        "reasons": [], "verdict": "incomplete", "max_users_passing": None, "first_failure": None,
+        "max_rps": None, "target_step_users": target, "planned_users": [],
+    }
+    if v.missing or v.error:
+        res["reasons"] = [v.error or f"not run: {v.name}/ folder missing"]
+        return res
+    planned = planned_users(v.meta, run.get("vars"))
+    steps = step_results(v, s)
+    started = [st["users"] for st in steps]
+    res["planned_users"] = planned
+    res["steps"] = steps
+    res["steps_missing"] = [u for u in planned if u not in started]
+    if planned and target not in planned:
+        res["target_step_users"] = planned[-1]
+        res["notes"].append(f"target users {target} is not a planned step: judged at the last "
+                            f"planned step, {planned[-1]} users")
+    judged_users = res["target_step_users"]
+    _, end_note = run_end(v)
+    if end_note:
+        res["notes"].append(end_note)
+    _, workers_note = expected_workers(v)
+    if workers_note:
+        res["notes"].append(workers_note)
+
+    chain = None
+    for st in steps:
+        if st["slo_pass"] is not True:
+            break
+        chain = st["users"]
+    res["max_users_passing"] = chain
+    valid_rps = [st["rps"] for st in steps if st["valid"]]
+    res["max_rps"] = max(valid_rps) if valid_rps else None
+
+    first_step = next(({"users": st["users"], "slo": k, "value": float(vv)}
+                       for st in steps if st["valid"] and st["slo_pass"] is False
+                       for k, vv in st["slo_broken"].items()), None)
+    container_failure = _container_failure(v, steps)
+    first = first_step
+    if container_failure and (first_step is None or container_failure["users"] is None
+                              or container_failure["users"] <= first_step["users"]):
+        first = container_failure
+    res["first_failure"] = first
+
+    at_target = [st for st in steps if st["users"] == judged_users]
+    judged = at_target[-1] if at_target else None
+    reasons = []
+    if container_failure:
+        res["verdict"] = "fail"
+        reasons.append(container_failure["text"])
+        container_failure.pop("text")
+    if judged is None or not judged["complete"]:
+        if not container_failure:
+            res["verdict"] = "incomplete"
+        reasons.append(f"the run ended before the {judged_users}-user step"
+                       + (" finished" if judged else " started"))
+    elif not container_failure:
+        if not judged["valid"] or judged["slo_pass"] is None:
+            res["verdict"] = "invalid"
+        else:
+            res["verdict"] = "pass" if judged["slo_pass"] else "fail"
+    if judged is not None:
+        reasons.extend(f"at {judged['users']} users: {r}" for r in judged["reasons"])
+    if res["status"] == "failed":
+        reasons.append(f"variant.json status failed: {res['error'] or 'no error given'}")
+    if res["steps_missing"]:
+        reasons.append("steps not run: " + ", ".join(str(u) for u in res["steps_missing"]) + " users")
+    res["reasons"] = reasons + res["notes"]
+    return res
+
+
+def _container_failure(v, steps) -> dict | None:
+    """OOM kill or restart from containers.json, located in a step by a CPU counter reset."""
+    if not v.containers:
+        return None
+    oom = [c for c in v.containers if c.get("oom_killed") is True]
+    restarts = sum(int(c.get("restart_count") or 0) for c in v.containers)
+    if not oom and not restarts:
+        return None
+    located = [st["users"] for st in steps if st["restarts"]]
+    users = located[0] if located else None
+    where = f" during the {users}-user step" if users else ""
+    if oom:
+        names = ", ".join(str(c.get("name")) for c in oom)
+        return {"users": users, "slo": "oom_killed", "value": float(len(oom)),
+                "text": f"OOM-killed{where}: {names} (restarts: {restarts})"}
+    return {"users": users, "slo": "restarted", "value": float(restarts),
+            "text": f"container restarted{where}: {restarts} restart(s) in containers.json"}
+
+
+def _num(*values):
+    for x in values:
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0:
+            return float(x)
+    return None
+
+
+def _int(*values):
+    for x in values:
+        if isinstance(x, int) and not isinstance(x, bool) and x >= 1:
+            return x
+    return None
+
+
+# ---------------------------------------------------------------- run
+
+
+def analyse(data, s: Settings) -> dict:
+    """Everything the report shows: variants with detail, the run's validity, minimal, 1-vs-N."""
+    run = data.run
+    variants = [variant_result(v, run, s) for v in data.variants]
+    reasons = []
+    for v in variants:
+        if v["verdict"] == "incomplete":
+            reasons.append(f"{v['name']}: incomplete ({v['reasons'][0] if v['reasons'] else 'no data'})")
+        for st in v["steps"]:
+            for r in st["reasons"]:
+                if r.startswith("Locust worker lost"):
+                    reasons.append(f"{v['name']} at {st['users']} users: {r}")
+        reasons.extend(f"{v['name']}: {n}" for n in v["notes"]
+                       if not n.startswith("target users"))
+    return {
+        "run_id": data.run_id, "run": run, "settings": s, "variants": variants,
+        "valid": not reasons, "reasons": reasons, "notes": list(data.notes),
+        "skipped": [x for x in run.get("skipped", []) if isinstance(x, dict)],
+        "minimal": minimal(variants, s),
+        "replicas": replicas_comparison(variants),
+        "failures": failures_table(data),
+    }
+
+
+def minimal(variants: list[dict], s: Settings) -> dict | None:
+    """Cheapest passing variant: least CPU x replicas, then memory x replicas, then replicas."""
+    passing = [v for v in variants if v["verdict"] == "pass" and v["cpu"] and v["replicas"]]
+    if not passing:
+        return None
+    best = min(passing, key=lambda v: (v["cpu"] * v["replicas"], (v["mem_bytes"] or 0) * v["replicas"],
+                                       v["replicas"], v["name"]))
+    st = next(x for x in reversed(best["steps"]) if x["users"] == best["target_step_users"])
+    headroom = {
+        "failure_rate": round(s.failure_rate_max - st["failure_rate"], 6),
+        "p95_ms": round(s.p95_ms_max - st["p95_ms"], 1),
+        "cpu_pct": round(s.cpu_pct_max - st["cpu_pct"], 2),
+        "mem_pct": round(s.mem_pct_max - st["mem_pct"], 2),
+    }
+    return {"name": best["name"], "headroom": headroom}
+
+
+def replicas_comparison(variants: list[dict]) -> list[dict]:
+    """1 vs N instances, at each variant's judged step: throughput, p95, CPU per request, cost.
+    Empty unless the run has both single- and multi-replica variants."""
+    have = {v["replicas"] for v in variants if v["steps"]}
+    if not (1 in have and any(r and r > 1 for r in have)):
+        return []
+    rows = []
+    for v in sorted(variants, key=lambda x: (x["replicas"] or 0, x["cpu"] or 0, x["name"])):
+        judged = [st for st in v["steps"] if st["users"] == v["target_step_users"]]
+        st = judged[-1] if judged else None
+        cpu_total = (v["cpu"] or 0) * (v["replicas"] or 0)
+        mem_gib = (v["mem_bytes"] or 0) * (v["replicas"] or 0) / 2**30
+        core_ms = None
+        if st and st["cpu_pct"] is not None and st["rps"] > 0:
+            core_ms = st["cpu_pct"] / 100 * cpu_total * 1000 / st["rps"]
+        rows.append({"name": v["name"], "replicas": v["replicas"], "cpu_total": cpu_total,
+                     "mem_total_gib": mem_gib, "cost_cpu_gib": cpu_total * mem_gib,
+                     "verdict": v["verdict"], "max_users_passing": v["max_users_passing"],
+                     "max_rps": v["max_rps"], "users": st["users"] if st else None,
+                     "rps": st["rps"] if st else None, "p95_ms": st["p95_ms"] if st else None,
+                     "core_ms_per_request": core_ms})
+    return rows
+
+
+def failures_table(data) -> pd.DataFrame:
+    """Locust's failures by type, per variant (whole run, warm-up included: Locust counts so)."""
+    parts = [v.failures.assign(variant=v.name) for v in data.variants
+             if v.failures is not None and not v.failures.empty]
+    if not parts:
+        return pd.DataFrame(columns=["variant", "Method", "Name", "Error", "Occurrences"])
+    table = pd.concat(parts, ignore_index=True)
+    table = table.groupby(["variant", "Method", "Name", "Error"], as_index=False)["Occurrences"].sum()
+    return table.sort_values(["variant", "Occurrences"], ascending=[True, False]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- summary.json
+
+
+def _round(x, nd):
+    return None if x is None else round(float(x), nd)
+
+
+def summary_step(st: dict) -> dict:
+    out = {k: st[k] for k in STEP_KEYS}
+    for k, nd in (("rps", 3), ("failure_rate", 6), ("cpu_pct", 2), ("cpu_pct_peak", 2),
+                  ("mem_pct", 2), ("mem_pct_peak", 2), ("cpu_throttled_pct", 2),
+                  ("generator_cpu_pct", 2), ("loadgen_host_cpu_pct", 2), ("duration_s", 3)):
+        out[k] = _round(out[k], nd)
+    return out
+
+
+def summary(analysis: dict) -> dict:
+    s: Settings = analysis["settings"]
+    variants, reasons = [], list(analysis["reasons"])
+    for v in analysis["variants"]:
+        if not (VARIANT_NAME.match(v["name"]) and v["cpu"] and v["mem_bytes"] and v["replicas"]):
+            reasons.append(f"{v['name']}: not a c<cpu>-m<MiB>M-r<replicas> name and no variant.json "
+                           "limits: left out of summary variants")
+            continue
+        variants.append({
+            "name": v["name"], "cpu": v["cpu"], "mem": v["mem"],
+            "mem_bytes": v["mem_bytes"], "replicas": v["replicas"], "image": v["image"],
+            "verdict": v["verdict"], "max_users_passing": v["max_users_passing"],
+            "first_failure": v["first_failure"], "reasons": v["reasons"],
+            "steps": [summary_step(st) for st in v["steps"]],
+            "max_rps": _round(v["max_rps"], 3),
+        })
+    return {
+        "schema_version": 1, "run_id": analysis["run_id"], "valid": analysis["valid"] and not reasons,
+        "reasons": reasons, "slo": s.slo(), "target_users": int(analysis["run"]["target_users"]),
+        "variants": variants, "minimal": analysis["minimal"],
+    }
+
+
+def slo_failed(analysis: dict) -> list[str]:
+    """Variants whose verdict at the target users is not pass (for --fail-on-slo)."""
+    return [f"{v['name']}: {v['verdict']}" for v in analysis["variants"] if v["verdict"] != "pass"]
+
+
+# ---------------------------------------------------------------- --compare
+
+
+def compare(a: dict, b: dict) -> dict:
+    """Common variants of two analysed runs, step by step (same users).
+
+    RPS change is flagged when it exceeds COMPARE_MIN_REL_CHANGE of run A's RPS and 3 standard
+    deviations of Poisson counting noise (sd = sqrt(n_a/d_a^2 + n_b/d_b^2)). p95 change is flagged
+    when it exceeds COMPARE_P95_MIN_REL_CHANGE and the two 99 % order-statistic intervals of p95 do
+    not overlap. A changed verdict or max users passing is always flagged."""
+    by_name_a = {v["name"]: v for v in a["variants"]}
+    rows = []
+    for vb in b["variants"]:
+        va = by_name_a.get(vb["name"])
+        if va is None:
+            continue
+        entry = {"name": vb["name"], "verdict": (va["verdict"], vb["verdict"]),
+                 "max_users_passing": (va["max_users_passing"], vb["max_users_passing"]),
+                 "flags": [], "steps": []}
+        if va["verdict"] != vb["verdict"]:
+            entry["flags"].append(f"verdict {va['verdict']} -> {vb['verdict']}")
+        if va["max_users_passing"] != vb["max_users_passing"]:
+            entry["flags"].append(f"max users passing {va['max_users_passing']} -> {vb['max_users_passing']}")
+        steps_a = {st["users"]: st for st in va["steps"]}
+        for sb in vb["steps"]:
+            sa = steps_a.get(sb["users"])
+            if sa is None:
+                continue
+            row = {"users": sb["users"], "rps": (sa["rps"], sb["rps"]), "p95": (sa["p95_ms"], sb["p95_ms"]),
+                   "slo_pass": (sa["slo_pass"], sb["slo_pass"]), "flags": []}
+            if rps_changed(sa["requests"], sa["duration_s"], sb["requests"], sb["duration_s"]):
+                row["flags"].append(f"RPS {_pct_change(sa['rps'], sb['rps'])}")
+            if p95_changed(sa, sb):
+                row["flags"].append(f"p95 {_pct_change(sa['p95_ms'], sb['p95_ms'])}")
+            entry["steps"].append(row)
+            entry["flags"].extend(f"{sb['users']} users: {f}" for f in row["flags"])
+        rows.append(entry)
+    only_a = sorted(set(by_name_a) - {v["name"] for v in b["variants"]})
+    only_b = sorted({v["name"] for v in b["variants"]} - set(by_name_a))
+    return {"a": a["run_id"], "b": b["run_id"], "variants": rows, "only_a": only_a, "only_b": only_b}
+
+
+def rps_changed(n_a: int, d_a: float, n_b: int, d_b: float) -> bool:
+    if not d_a or not d_b:
+        return False
+    ra, rb = n_a / d_a, n_b / d_b
+    sd = math.sqrt(n_a / d_a**2 + n_b / d_b**2)
+    base = max(ra, 1e-12)
+    return abs(rb - ra) / base > COMPARE_MIN_REL_CHANGE and abs(rb - ra) > 3 * sd
+
+
+def p95_changed(sa: dict, sb: dict) -> bool:
+    pa, pb, ca, cb = sa["p95_ms"], sb["p95_ms"], sa["p95_ci"], sb["p95_ci"]
+    if pa is None or pb is None or ca is None or cb is None:
+        return False
+    if abs(pb - pa) / max(pa, 1.0) <= COMPARE_P95_MIN_REL_CHANGE:
+        return False
+    return ca[1] < cb[0] or cb[1] < ca[0]
+
+
+def _pct_change(x, y) -> str:
+    if not x:
+        return f"{x} -> {y}"
+    return f"{x:.1f} -> {y:.1f} ({(y - x) / x:+.0%})"

@@ -1,0 +1,216 @@
+"""Render an analysis (compute.analyse) as consolidated_report.md with PNG plots beside it."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
+
+from . import compute  # noqa: E402
+from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE,  # noqa: E402
+                       STABILITY_SIGMAS, STABILITY_SUBWINDOWS)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def fmt(x, nd: int = 1, none: str = "—") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return none
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, (int, float)):
+        return f"{x:,.{nd}f}"
+    return str(x)
+
+
+def pct(x, nd: int = 2) -> str:
+    return fmt(None if x is None else x * 100, nd)
+
+
+def cell(x) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def verdict_mark(v) -> str:
+    return {"pass": "✅ pass", "fail": "❌ fail", "invalid": "⚠️ invalid",
+            "incomplete": "⏸ incomplete", True: "✅ pass", False: "❌ fail",
+            None: "— none"}.get(v, str(v))
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(fmt=fmt, pct=pct, cell=cell, verdict=verdict_mark,
+                       tojson=lambda x: json.dumps(x, indent=1, sort_keys=True, default=str))
+    return env
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _save(fig, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return f"plots/{path.name}"
+
+
+def plot_steps(variants: list[dict], p95_max: float, path: Path, title: str) -> str | None:
+    """RPS and p95 against users, one line per variant, the p95 SLO drawn."""
+    if not any(v["steps"] for v in variants):
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for v in variants:
+        if not v["steps"]:
+            continue
+        users = [st["users"] for st in v["steps"]]
+        ax1.plot(users, [st["rps"] for st in v["steps"]], marker="o", label=v["name"])
+        p95 = [st["p95_ms"] if st["p95_ms"] is not None else math.nan for st in v["steps"]]
+        ax2.plot(users, p95, marker="o", label=v["name"])
+        bad = [(u, p) for u, p, st in zip(users, p95, v["steps"]) if not st["valid"]]
+        if bad:
+            ax2.scatter(*zip(*bad), marker="x", s=80, color="black", zorder=5)
+    ax2.axhline(p95_max, color="red", linestyle="--", label=f"SLO p95 {p95_max:g} ms")
+    ax1.set(xlabel="users", ylabel="requests/s", title=f"{title}: throughput")
+    ax2.set(xlabel="users", ylabel="p95 (ms)", title=f"{title}: p95 (x = invalid step)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _step_spans(ax, v: dict, t0: float) -> None:
+    for st in v["steps"]:
+        ax.axvspan(st["window_start"] - t0, st["window_end"] - t0, color="grey", alpha=0.08)
+        ax.text(st["window_start"] - t0, 1.0, f"{st['users']}u", fontsize=7, va="top",
+                transform=ax.get_xaxis_transform())
+
+
+def plot_target(v: dict, data_v, s, path: Path) -> str | None:
+    ts = compute.target_timeseries(data_v.samples)
+    if ts.empty:
+        return None
+    t0 = v["steps"][0]["start_ts"] if v["steps"] else float(ts["second"].min())
+    fig, ax = plt.subplots(figsize=(11, 3.5))
+    ax.plot(ts["second"] - t0, ts["cpu_pct"], label="CPU % of summed limit")
+    ax.plot(ts["second"] - t0, ts["mem_pct"], label="RAM % of limit (most loaded container)")
+    ax.axhline(s.cpu_pct_max, color="red", linestyle="--", linewidth=0.8, label="SLO CPU/RAM")
+    _step_spans(ax, v, t0)
+    ax.set(xlabel="seconds since the first step", ylabel="%", title=f"{v['name']}: target CPU and RAM "
+           "(shaded: measured windows)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_generator(v: dict, data_v, s, path: Path) -> str | None:
+    gen = compute.generator_timeseries(data_v.loadgen)
+    if gen.empty:
+        return None
+    t0 = v["steps"][0]["start_ts"] if v["steps"] else float(gen["ts"].min())
+    fig, ax = plt.subplots(figsize=(11, 3.5))
+    for label, g in gen.groupby("label"):
+        style = ":" if (g["role"] == "host").all() else "-"
+        ax.plot(g["ts"] - t0, g["pct"], style, label=label)
+    ax.axhline(s.generator_cpu_pct_max, color="red", linestyle="--", linewidth=0.8,
+               label=f"generator limit {s.generator_cpu_pct_max:g} % of a core")
+    _step_spans(ax, v, t0)
+    ax.set(xlabel="seconds since the first step", ylabel="% (process: of one core; host: of all)",
+           title=f"{v['name']}: load generator CPU")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    s = analysis["settings"]
+    by_name = {v.name: v for v in data.variants}
+    out = {"overview": plot_steps(analysis["variants"], s.p95_ms_max, plot_dir / "overview.png",
+                                  "all variants"), "variants": {}}
+    for v in analysis["variants"]:
+        dv = by_name[v["name"]]
+        out["variants"][v["name"]] = {
+            "steps": plot_steps([v], s.p95_ms_max, plot_dir / f"{v['name']}-steps.png", v["name"]),
+            "target": plot_target(v, dv, s, plot_dir / f"{v['name']}-target.png"),
+            "generator": plot_generator(v, dv, s, plot_dir / f"{v['name']}-generator.png"),
+        }
+    return out
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def answer(analysis: dict) -> str:
+    """The executive summary in one paragraph."""
+    s = analysis["settings"]
+    target = analysis["run"]["target_users"]
+    variants = analysis["variants"]
+    by_verdict = {}
+    for v in variants:
+        by_verdict.setdefault(v["verdict"], []).append(v["name"])
+    slo = (f"failures < {s.failure_rate_max:.0%}, p95 < {s.p95_ms_max:g} ms, CPU < {s.cpu_pct_max:g} %, "
+           f"RAM < {s.mem_pct_max:g} %")
+    m = analysis["minimal"]
+    if m:
+        v = next(x for x in variants if x["name"] == m["name"])
+        st = next(x for x in reversed(v["steps"]) if x["users"] == v["target_step_users"])
+        text = (f"The cheapest configuration that met every SLO ({slo}) at {target} users is "
+                f"**{v['name']}**: {fmt(v['cpu'], 2)} CPU and {v['mem']} per replica × {v['replicas']} "
+                f"replica(s). At {st['users']} users it served {fmt(st['rps'])} requests/s with p95 "
+                f"{fmt(st['p95_ms'], 0)} ms, {pct(st['failure_rate'])} % failures, CPU "
+                f"{fmt(st['cpu_pct'])} % and RAM {fmt(st['mem_pct'])} % of its limits.")
+    else:
+        text = f"No variant met every SLO ({slo}) at {target} users."
+    counts = ", ".join(f"{len(n)} {k}" for k, n in sorted(by_verdict.items()))
+    text += f" Verdicts of the {len(variants)} variant(s) run: {counts or 'none'}."
+    if analysis["skipped"]:
+        text += f" {len(analysis['skipped'])} planned variant(s) were skipped before running."
+    if not analysis["valid"]:
+        text += (" **This run is not valid as a whole** (see Validity below): treat its answer as "
+                 "provisional.")
+    return text
+
+
+def context(analysis: dict, data, plots: dict | None) -> dict:
+    s = analysis["settings"]
+    run = analysis["run"]
+    metas = {v.name: (v.meta or {}) for v in data.variants}
+    masters = {v.name: (v.master or {}) for v in data.variants}
+    containers = []
+    for v in analysis["variants"]:
+        for c in v["containers"] or []:
+            containers.append({"variant": v["name"], **{k: c.get(k) for k in
+                               ("name", "service", "oom_killed", "restart_count", "status",
+                                "exit_code", "started_at")}})
+    return {
+        "run_id": analysis["run_id"], "run": run, "s": s, "answer": answer(analysis),
+        "analysis": analysis, "variants": analysis["variants"], "plots": plots or {"variants": {}},
+        "failures": analysis["failures"].to_dict("records"), "containers": containers,
+        "metas": metas, "masters": masters, "manifest": run.get("manifest") or {},
+        "confidence": CONFIDENCE, "subwindows": STABILITY_SUBWINDOWS, "sigmas": STABILITY_SIGMAS,
+        "compare_rps": COMPARE_MIN_REL_CHANGE, "compare_p95": COMPARE_P95_MIN_REL_CHANGE,
+    }
+
+
+def render_markdown(analysis: dict, data, plots: dict | None = None) -> str:
+    return _env().get_template("consolidated_report.md.j2").render(**context(analysis, data, plots))
+
+
+def write_report(analysis: dict, data, out_dir: Path, with_plots: bool = True) -> Path:
+    out_dir = Path(out_dir)
+    plots = make_plots(analysis, data, out_dir / "plots") if with_plots else None
+    path = out_dir / "consolidated_report.md"
+    path.write_text(render_markdown(analysis, data, plots), encoding="utf-8")
+    return path
+
+
+def render_compare(result: dict) -> str:
+    return _env().get_template("compare.md.j2").render(
+        c=result, compare_rps=COMPARE_MIN_REL_CHANGE, compare_p95=COMPARE_P95_MIN_REL_CHANGE)

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Write summary.json, consolidated_report.md and plots/ for one run directory.
+
+    python collect/report.py [RUN_DIR]          # default: the newest run under <repo>/results
+    python collect/report.py RUN_DIR --fail-on-slo   # exit 3 unless every variant passes
+    python collect/report.py --compare RUN_A RUN_B   # markdown to stdout and RUN_B/compare-<A>.md
+
+Exit codes: 0 done, 2 bad input (one line on stderr), 3 --fail-on-slo and an SLO not met,
+1 internal error (a summary that does not validate against the schema is never written).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the collect package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jsonschema  # noqa: E402
+
+from collect import compute, render  # noqa: E402
+from collect.load import InputError, load_run  # noqa: E402
+from collect.settings import settings_from_run  # noqa: E402
+
+COLLECT_DIR = Path(__file__).resolve().parent
+REPO_ROOT = COLLECT_DIR.parent
+
+
+class BadInput(Exception):
+    pass
+
+
+def schema_path() -> Path:
+    shared = REPO_ROOT.parent / "shared" / "summary.schema.json"
+    return shared if shared.is_file() else COLLECT_DIR / "summary.schema.json"
+
+
+def validate_summary(summary: dict) -> None:
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(summary)
+
+
+def newest_run(results: Path) -> Path:
+    """The run under results/ that started last (run.json started_at, else folder mtime)."""
+    def started(d: Path) -> float:
+        try:
+            text = json.loads((d / "run.json").read_text(encoding="utf-8"))["started_at"]
+            return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
+            return d.stat().st_mtime
+    runs = [d for d in results.iterdir() if d.is_dir()] if results.is_dir() else []
+    if not runs:
+        raise BadInput(f"no run directory under {results} (give RUN_DIR)")
+    return max(runs, key=started)
+
+
+def analyse_dir(run_dir: Path, strict: bool = False):
+    data = load_run(run_dir, strict=strict)
+    for v in data.variants:
+        if v.error:
+            print(f"warning: {v.error} — variant {v.name} marked incomplete", file=sys.stderr)
+    return data, compute.analyse(data, settings_from_run(data.run))
+
+
+def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) -> Path:
+    summary = compute.summary(analysis)
+    validate_summary(summary)
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / "summary.json")
+    return render.write_report(analysis, data, run_dir, with_plots=with_plots)
+
+
+def run_compare(dir_a: Path, dir_b: Path, strict: bool) -> str:
+    _, a = analyse_dir(dir_a, strict)
+    _, b = analyse_dir(dir_b, strict)
+    text = render.render_compare(compute.compare(a, b))
+    (dir_b / f"compare-{a['run_id']}.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", nargs="?", help="results/<run_id> (default: the newest)")
+    parser.add_argument("--fail-on-slo", action="store_true",
+                        help="exit 3 when any variant's verdict at the target users is not pass")
+    parser.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                        help="side-by-side of two runs' common variants")
+    parser.add_argument("--strict", action="store_true",
+                        help="a corrupt file is an error (exit 2) instead of an incomplete variant")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    args = parser.parse_args(argv)
+    try:
+        if args.compare:
+            if args.run_dir:
+                raise BadInput("give either RUN_DIR or --compare RUN_A RUN_B, not both")
+            print(run_compare(Path(args.compare[0]), Path(args.compare[1]), args.strict), end="")
+            return 0
+        run_dir = Path(args.run_dir) if args.run_dir else newest_run(REPO_ROOT / "results")
+        data, analysis = analyse_dir(run_dir, args.strict)
+        try:
+            path = write_outputs(run_dir, data, analysis, with_plots=not args.no_plots)
+        except jsonschema.ValidationError as exc:
+            print(f"internal error: summary.json would not validate ({exc.message} at "
+                  f"{'/'.join(map(str, exc.absolute_path))}); nothing written", file=sys.stderr)
+            return 1
+        print(path)
+        if args.fail_on_slo:
+            failed = compute.slo_failed(analysis)
+            if failed:
+                print(f"SLO not met at {analysis['run']['target_users']} users: " + "; ".join(failed),
+                      file=sys.stderr)
+                return 3
+        return 0
+    except (InputError, BadInput) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""rightsize load: users posting request bodies to the model service, in steps.
+
+Run by the `loadtest` role as one master and several workers (see README). Every process takes its
+identity from the environment (RIGHTSIZE_OUT: the variant's folder on this host, RIGHTSIZE_HOST: the
+inventory name), because Locust forwards the master's command-line options to its workers.
+"""
+import json
+import os
+import time
+
+import gevent
+from locust import FastHttpUser, between, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from payloads import PayloadSource, load_payloads
+from recorder import LatencyRecorder
+from shape import StepLoadShape  # noqa: F401  (Locust picks the shape class up from this module)
+
+OUT = os.environ.get("RIGHTSIZE_OUT", os.path.join(os.getcwd(), "rightsize-out"))
+HOST = os.environ.get("RIGHTSIZE_HOST") or os.uname().nodename
+PAYLOADS = os.environ.get("RIGHTSIZE_PAYLOADS", "")
+_BODIES = load_payloads(PAYLOADS) if PAYLOADS else None
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser):
+    group = parser.add_argument_group("rightsize")
+    group.add_argument("--rs-users", type=int, default=500, help="users of the last step")
+    group.add_argument("--rs-users-step", type=int, default=500, help="users added each step")
+    group.add_argument("--rs-step-duration", type=float, default=60, help="seconds per step")
+    group.add_argument("--rs-spawn-s", type=float, default=5, help="seconds to spawn a step's users")
+    group.add_argument("--rs-wait-min", type=float, default=1, help="seconds between requests, low")
+    group.add_argument("--rs-wait-max", type=float, default=3, help="seconds between requests, high")
+    group.add_argument("--rs-predict-path", default="/predict", help="path the bodies are posted to")
+
+
+def _options(environment):
+    return environment.parsed_options
+
+
+class ModelUser(FastHttpUser):
+    """A client of the model service: posts one body, waits between(wait_min, wait_max), repeats."""
+
+    def wait_time(self):
+        options = _options(self.environment)
+        return between(options.rs_wait_min, options.rs_wait_max)(self)
+
+    def on_start(self):
+        self.bodies = PayloadSource(_BODIES)
+
+    @task
+    def predict(self):
+        self.client.post(_options(self.environment).rs_predict_path, json=self.bodies.next(), name="predict")
+
+
+def _write_pid(role):
+    pids = os.path.join(OUT, "pids")
+    os.makedirs(pids, exist_ok=True)
+    with open(os.path.join(pids, f"{role}-{os.getpid()}.pid"), "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpid()}\n")
+
+
+def _every_second(action):
+    def loop():
+        while True:
+            gevent.sleep(1.0)
+            action()
+
+    return gevent.spawn(loop)
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        _write_pid("worker")
+        recorder = LatencyRecorder(os.path.join(OUT, "latency", f"{HOST}-{os.getpid()}.csv"))
+        environment.events.request.add_listener(recorder.on_request)
+        _every_second(recorder.flush)
+        environment.events.quitting.add_listener(lambda **_: recorder.close())
+    elif isinstance(runner, MasterRunner):
+        _write_pid("master")
+        _MasterLog(environment)
+
+
+class _MasterLog:
+    """The master's own records: step starts, connected workers each second, and how it ended."""
+
+    def __init__(self, environment):
+        self.environment = environment
+        self.seen = set()
+        self.min_workers = None
+        os.makedirs(OUT, exist_ok=True)
+        self.steps = open(os.path.join(OUT, "steps.csv"), "a", encoding="ascii")
+        if self.steps.tell() == 0:
+            self.steps.write("step,users,start_ts,planned_end_ts\n")
+        self.workers = open(os.path.join(OUT, "master_workers.csv"), "a", encoding="ascii")
+        if self.workers.tell() == 0:
+            self.workers.write("ts,workers\n")
+        StepLoadShape.on_step = self.on_step
+        environment.events.worker_connect.add_listener(self.on_connect)
+        environment.events.test_start.add_listener(self.on_start)
+        environment.events.quitting.add_listener(self.on_quit)
+        self.running = False
+        _every_second(self.sample)
+
+    def on_step(self, step, users, start_ts, planned_end_ts):
+        self.steps.write(f"{step},{users},{start_ts:.3f},{planned_end_ts:.3f}\n")
+        self.steps.flush()
+
+    def on_connect(self, client_id, **_kwargs):
+        self.seen.add(client_id)
+        self.write_status(final=False)
+
+    def on_start(self, **_kwargs):
+        self.running = True
+
+    def sample(self):
+        count = self.environment.runner.worker_count
+        self.workers.write(f"{time.time():.3f},{count}\n")
+        self.workers.flush()
+        if self.running:
+            self.min_workers = count if self.min_workers is None else min(self.min_workers, count)
+
+    def write_status(self, final):
+        options = self.environment.parsed_options
+        status = {
+            "end_ts": time.time() if final else None,
+            "exit_code": self.environment.process_exit_code if final else None,
+            "expected_workers": getattr(options, "expect_workers", None),
+            "min_workers": self.min_workers,
+            "workers_seen": sorted(self.seen),
+            "hosts_seen": sorted({client.rsplit("_", 1)[0] for client in self.seen}),
+        }
+        with open(os.path.join(OUT, "master.json"), "w", encoding="ascii") as handle:
+            json.dump(status, handle, indent=1)
+
+    def on_quit(self, **_kwargs):
+        expected = getattr(self.environment.parsed_options, "expect_workers", None)
+        if expected and self.min_workers is not None and self.min_workers < expected:
+            # a worker lost midway: its share of the load was missing, the run cannot be trusted
+            self.environment.process_exit_code = 3
+        self.write_status(final=True)
+        self.steps.close()
+        self.workers.close()
