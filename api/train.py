@@ -89,7 +89,10 @@ def train(args) -> dict:
 
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    digest = hashlib.sha256(buffer.getvalue()).hexdigest()[:10]
+    digest = hashlib.sha256()  # over the arrays, not the zip (which holds timestamps)
+    for name in sorted(arrays):
+        digest.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+    digest = digest.hexdigest()[:10]
     metadata = {
         "version": f"{MODEL_NAME}-{MODEL_RELEASE}+{digest}",
         "data_source": source,

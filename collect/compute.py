@@ -86,19 +86,21 @@ def judge_p95(over: int, n: int, q: float = P95_QUANTILE, confidence: float = CO
 
 def needed_requests(over: int, n: int, q: float = P95_QUANTILE,
                     confidence: float = CONFIDENCE) -> int | None:
-    """Smallest request count that would decide the p95 test if the over-limit share stayed at
-    over/n (0 when n is 0: then 90 requests with none over prove p95 at 99 %). None when the share
-    is exactly 1-q: no sample size decides it."""
+    """About how many requests would decide the p95 test if the over-limit share stayed at over/n
+    (with n = 0, the share is taken as 0: 90 requests with none over prove p95 at 99 %). The over
+    count at m requests is rounded against the decision (up when proving a pass, down when proving
+    a fail), and the search is a bisection, so the answer is within rounding of the least such m.
+    None when the share is exactly 1-q: no sample size decides it."""
     alpha, share = 1 - confidence, 1 - q
     rate = over / n if n else 0.0
     if math.isclose(rate, share):
         return None
     if rate < share:
         def decides(m):
-            return stats.binom.cdf(math.floor(rate * m + 1e-9), m, share) < alpha
+            return stats.binom.cdf(math.ceil(rate * m - 1e-9), m, share) < alpha
     else:
         def decides(m):
-            return stats.binom.sf(math.ceil(rate * m - 1e-9) - 1, m, share) < alpha
+            return stats.binom.sf(math.floor(rate * m + 1e-9) - 1, m, share) < alpha
     hi = max(n, 1)
     while not decides(hi):
         hi *= 2
@@ -184,13 +186,15 @@ def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> di
     win = samples[(samples["ts"] >= start) & (samples["ts"] <= end)]
     if win.empty:
         return out
-    mem = win.assign(pct=win["mem_bytes"] / win["mem_limit_bytes"] * 100)
-    out["mem_pct"] = float(mem.groupby("container")["pct"].mean().max())
-    out["mem_pct_peak"] = float(mem["pct"].max())
+    mem = win[win["mem_limit_bytes"] > 0]  # 0: no memory limit, no % of it
+    if not mem.empty and mem["container"].nunique() == win["container"].nunique():
+        mem = mem.assign(pct=mem["mem_bytes"] / mem["mem_limit_bytes"] * 100)
+        out["mem_pct"] = float(mem.groupby("container")["pct"].mean().max())
+        out["mem_pct_peak"] = float(mem["pct"].max())
     iv = _intervals(win, ["container"], "cpu_usage_ns")
-    if iv.empty:
-        return out
     limits = win.groupby("container")["cpu_limit"].last()
+    if iv.empty or (limits <= 0).any():  # a container without a CPU limit: no % of the limits
+        return out
     per = iv.groupby("container").agg(ns=("d", "sum"), dt=("dt", "sum"), periods=("d_nr_periods", "sum"),
                                       throttled=("d_nr_throttled", "sum"))
     cores = (per["ns"] / per["dt"] / 1e9).sum()
@@ -217,10 +221,12 @@ def target_timeseries(samples: pd.DataFrame | None) -> pd.DataFrame:
     limits = samples.groupby("container")["cpu_limit"].last()
     iv = iv.assign(second=np.floor(iv["ts"]), cores=iv["d"] / iv["dt"] / 1e9,
                    limit=iv["container"].map(limits))
+    limited = samples[samples["mem_limit_bytes"] > 0]
+    iv = iv[iv["limit"] > 0]
     cpu = iv.groupby("second").apply(lambda g: g["cores"].sum() / g["limit"].sum() * 100,
                                      include_groups=False).rename("cpu_pct")
-    mem = (samples.assign(second=np.floor(samples["ts"]),
-                          pct=samples["mem_bytes"] / samples["mem_limit_bytes"] * 100)
+    mem = (limited.assign(second=np.floor(limited["ts"]),
+                          pct=limited["mem_bytes"] / limited["mem_limit_bytes"] * 100)
            .groupby("second")["pct"].max().rename("mem_pct"))
     return pd.concat([cpu, mem], axis=1).sort_index().reset_index(names="second")
 
@@ -279,21 +285,22 @@ def run_end(v) -> tuple[float | None, str | None]:
     """When the variant's load stopped: master.json end_ts, else the last second of data."""
     if v.master and isinstance(v.master.get("end_ts"), (int, float)):
         return float(v.master["end_ts"]), None
+    why = "no master.json" if not v.master else "master.json end_ts null (the master did not quit)"
     ends = []
     if v.latency is not None and not v.latency.empty:
         ends.append(float(v.latency["ts"].max()) + 1)
     if v.workers is not None and not v.workers.empty:
         ends.append(float(v.workers["ts"].max()))
     if not ends:
-        return None, "no master.json end_ts and no data: every step counts as incomplete"
-    return max(ends), "no master.json end_ts: the run's end is taken from its last data"
+        return None, f"{why} and no data: every step counts as incomplete"
+    return max(ends), f"{why}: the run's end is taken from its last data"
 
 
 def expected_workers(v) -> tuple[int | None, str | None]:
     if v.master and isinstance(v.master.get("expected_workers"), int):
         return v.master["expected_workers"], None
     if v.workers is not None and not v.workers.empty:
-        return int(v.workers["workers"].max()), "expected workers unknown (no master.json): " \
+        return int(v.workers["workers"].max()), "expected workers unknown (master.json): " \
                                                 "taken as the most ever connected"
     return None, None
 
@@ -386,7 +393,7 @@ def _judge_step(step: dict, s: Settings, expected: int | None) -> None:
     for key, limit, label in (("cpu_pct", s.cpu_pct_max, "CPU"), ("mem_pct", s.mem_pct_max, "memory")):
         value = step[key]
         if value is None:
-            unknown.append(f"{key} not measured (no target samples in the window)")
+            unknown.append(f"{key} not measured (no target samples with a limit in the window)")
         elif value >= limit:
             broken[key] = value
 
@@ -448,7 +455,8 @@ def variant_result(v, run: dict, s: Settings) -> dict:
         "max_rps": None, "target_step_users": target, "planned_users": [],
     }
     if v.missing or v.error:
-        res["reasons"] = [v.error or f"not run: {v.name}/ folder missing"]
+        res["reasons"] = [v.error] if v.error else list(v.notes)
+        res["notes"] = []
         return res
     planned = planned_users(v.meta, run.get("vars"))
     steps = step_results(v, s)

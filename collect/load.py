@@ -11,6 +11,7 @@ Policy for damaged input, so that no figure is ever silently wrong:
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -90,11 +91,14 @@ def read_json(path: Path, display: str, kind: type) -> object:
     return data
 
 
-def read_csv(path: Path, display: str, columns: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+def read_csv(path: Path, display: str, columns: dict[str, str],
+             append_only: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Parse one CSV with the documented columns; returns (frame, notes).
 
-    A last line without its newline is the tail of a file cut while being written: it is dropped
-    (a cut "…,12" would read as a valid but wrong "…,1") and a note says how many rows were kept.
+    For an append-only file (written a row at a time while the load runs), a last line without
+    its newline is the tail of a file cut while being written: it is dropped (a cut "…,12" would
+    read as a valid but wrong "…,1") and a note says how many rows were kept. Other files (Locust's,
+    written once at the end, possibly with quoted multi-line fields) must parse whole.
     """
     notes: list[str] = []
     try:
@@ -105,25 +109,30 @@ def read_csv(path: Path, display: str, columns: dict[str, str]) -> tuple[pd.Data
     if not text.strip():
         notes.append(f"{display}: empty file (no header, no rows)")
         return empty, notes
-    lines = text.split("\n")
-    if text.endswith("\n"):
-        lines = lines[:-1]
-    else:
-        cut = lines.pop()
-        if not lines:
-            notes.append(f"{display}: only a cut header line {cut!r}: no rows")
-            return empty, notes
-        notes.append(f"{display}: last line cut mid-row ({cut!r}, the writer was stopped); "
-                     f"kept the {max(len(lines) - 1, 0)} complete rows")
-    header = [h.strip() for h in lines[0].split(",")]
-    absent = [c for c in columns if c not in header]
-    if absent:
-        raise InputError(display, f"missing column(s) {', '.join(absent)} in header {lines[0]!r}")
+    if append_only:
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines = lines[:-1]
+        else:
+            cut = lines.pop()
+            if not lines:
+                notes.append(f"{display}: only a cut header line {cut!r}: no rows")
+                return empty, notes
+            notes.append(f"{display}: last line cut mid-row ({cut!r}, the writer was stopped); "
+                         f"kept the {max(len(lines) - 1, 0)} complete rows")
+        header = [h.strip() for h in lines[0].split(",")]
+        absent = [c for c in columns if c not in header]
+        if absent:
+            raise InputError(display, f"missing column(s) {', '.join(absent)} in header {lines[0]!r}")
+        _check_field_counts(display, lines)
+        text = "\n".join(lines) + "\n"
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), dtype=str,
-                            keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(display, f"malformed CSV: {str(exc).strip()}") from None
+    absent = [c for c in columns if c not in [str(x).strip() for x in frame.columns]]
+    if absent:
+        raise InputError(display, f"missing column(s) {', '.join(absent)}")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame[list(columns)]
     out = {}
@@ -145,6 +154,20 @@ def read_csv(path: Path, display: str, columns: dict[str, str]) -> tuple[pd.Data
             num = num.astype("int64")
         out[col] = num
     return pd.DataFrame(out, index=range(len(frame))), notes
+
+
+def _check_field_counts(display: str, lines: list[str]) -> None:
+    """Every row has the header's number of fields (pandas would silently shift or pad some)."""
+    if any('"' in line for line in lines):
+        counts = pd.Series([len(row) for row in csv.reader(lines)])
+    else:
+        counts = pd.Series(lines).str.count(",") + 1
+    blank = pd.Series(lines).str.strip() == ""
+    bad = (counts != counts.iloc[0]) & ~blank
+    if bad.any():
+        pos = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(display, f"malformed CSV: line {pos + 1} has {counts.iloc[pos]} fields, "
+                                  f"the header {counts.iloc[0]}")
 
 
 def _finite(x) -> bool:
@@ -197,8 +220,8 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
         v.notes.append(f"{show(p)}: missing")
         return None
 
-    def csv(p: Path, columns):
-        frame, notes = read_csv(p, show(p), columns)
+    def csv(p: Path, columns, append_only=True):
+        frame, notes = read_csv(p, show(p), columns, append_only)
         v.notes.extend(notes)
         v.truncated = v.truncated or any("cut" in n for n in notes)
         return frame
@@ -213,9 +236,11 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
             raise InputError(show(p), "a step number appears twice")
     if p := optional("master.json"):
         v.master = read_json(p, show(p), dict)
+        # the master rewrites master.json as workers connect, with end_ts null until it quits
         for key in ("end_ts", "expected_workers"):
-            if key in v.master and not isinstance(v.master[key], (int, float)):
-                raise InputError(show(p), f"{key} is not a number: {v.master[key]!r}")
+            value = v.master.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise InputError(show(p), f"{key} is not a number: {value!r}")
     if p := optional("master_workers.csv"):
         v.workers = csv(p, WORKERS_COLUMNS).sort_values("ts").reset_index(drop=True)
     latency_dir = v.dir / "latency"
@@ -235,8 +260,9 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
         v.latency = merged.groupby(["ts", "ok", "ms"], as_index=False)["count"].sum()
     if p := optional("target/samples.csv"):
         v.samples = csv(p, SAMPLES_COLUMNS).sort_values(["container", "ts"]).reset_index(drop=True)
-        _check(show(p), v.samples["mem_limit_bytes"] > 0, "mem_limit_bytes must be > 0")
-        _check(show(p), v.samples["cpu_limit"] > 0, "cpu_limit must be > 0")
+        # 0 is how docker reports "no limit": those figures become null in compute
+        _check(show(p), v.samples["mem_limit_bytes"] >= 0, "mem_limit_bytes must be >= 0")
+        _check(show(p), v.samples["cpu_limit"] >= 0, "cpu_limit must be >= 0")
     if p := optional("target/containers.json"):
         v.containers = read_json(p, show(p), list)
         for i, c in enumerate(v.containers):
@@ -255,7 +281,7 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
         v.loadgen = pd.concat(lg, ignore_index=True).sort_values(["host", "pid", "ts"]).reset_index(drop=True)
     p = v.dir / "locust_failures.csv"
     if p.is_file():
-        v.failures = csv(p, FAILURES_COLUMNS)
+        v.failures = csv(p, FAILURES_COLUMNS, append_only=False)
 
 
 def load_run(run_dir: str | Path, strict: bool = False) -> RunData:

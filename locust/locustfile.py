@@ -100,6 +100,7 @@ class _MasterLog:
         StepLoadShape.on_step = self.on_step
         environment.events.worker_connect.add_listener(self.on_connect)
         environment.events.test_start.add_listener(self.on_start)
+        environment.events.test_stopping.add_listener(self.on_stopping)
         environment.events.quitting.add_listener(self.on_quit)
         self.running = False
         _every_second(self.sample)
@@ -114,6 +115,9 @@ class _MasterLog:
 
     def on_start(self, **_kwargs):
         self.running = True
+
+    def on_stopping(self, **_kwargs):
+        self.running = False  # workers leaving after the last step are not lost
 
     def sample(self):
         count = self.environment.runner.worker_count

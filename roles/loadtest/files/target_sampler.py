@@ -31,35 +31,44 @@ def read_int(path):
     return None if text == "max" else int(text)
 
 
-def cgroup_dirs(pid):
-    """{'cpu': dir, 'memory': dir, 'v2': bool} for a process."""
-    dirs = {"v2": False}
+def cgroup_mounts():
+    """{controller: mount point} of the cgroup v1 hierarchies, and 'unified' for v2."""
+    mounts = {}
+    with open("/proc/mounts", encoding="ascii") as handle:
+        for line in handle:
+            _, point, kind, options = line.split()[:4]
+            if kind == "cgroup2":
+                mounts.setdefault("unified", point)
+            elif kind == "cgroup":
+                for option in options.split(","):
+                    mounts.setdefault(option, point)
+    return mounts
+
+
+def cgroup_dirs(pid, mounts):
+    """{'cpu', 'cpuacct', 'memory': folder, 'v2': bool} of a process's cgroups."""
+    paths = {}
     with open(f"/proc/{pid}/cgroup", encoding="ascii") as handle:
         for line in handle:
             _, controllers, path = line.rstrip("\n").split(":", 2)
-            if controllers == "":
-                dirs.setdefault("unified", CGROUP_ROOT + path)
-            for controller in controllers.split(","):
-                if controller == "cpuacct":
-                    dirs["cpu"] = f"{CGROUP_ROOT}/cpu,cpuacct{path}"
-                elif controller == "memory":
-                    dirs["memory"] = f"{CGROUP_ROOT}/memory{path}"
-    if "cpu" not in dirs and "unified" in dirs:
-        dirs.update(cpu=dirs["unified"], memory=dirs["unified"], v2=True)
-    return dirs
+            for controller in (controllers or "unified").split(","):
+                paths[controller] = path
+    if all(name in paths and name in mounts for name in ("cpu", "cpuacct", "memory")):
+        return {name: mounts[name] + paths[name] for name in ("cpu", "cpuacct", "memory")} | {"v2": False}
+    folder = mounts.get("unified", CGROUP_ROOT) + paths.get("unified", "/")
+    return {"cpu": folder, "cpuacct": folder, "memory": folder, "v2": True}
 
 
 def sample(dirs):
+    """(cpu_usage_ns, nr_periods, nr_throttled, throttled_ns, mem_bytes) of one cgroup."""
+    cpu = read_keyed(os.path.join(dirs["cpu"], "cpu.stat"))
+    mem_stat = read_keyed(os.path.join(dirs["memory"], "memory.stat"))
     if dirs["v2"]:
-        cpu = read_keyed(os.path.join(dirs["cpu"], "cpu.stat"))
-        mem_stat = read_keyed(os.path.join(dirs["memory"], "memory.stat"))
         usage = read_int(os.path.join(dirs["memory"], "memory.current"))
         return (cpu["usage_usec"] * 1000, cpu.get("nr_periods", 0), cpu.get("nr_throttled", 0),
                 cpu.get("throttled_usec", 0) * 1000, usage - mem_stat.get("inactive_file", 0))
-    cpu = read_keyed(os.path.join(dirs["cpu"], "cpu.stat"))
-    mem_stat = read_keyed(os.path.join(dirs["memory"], "memory.stat"))
     usage = read_int(os.path.join(dirs["memory"], "memory.usage_in_bytes"))
-    return (read_int(os.path.join(dirs["cpu"], "cpuacct.usage")), cpu.get("nr_periods", 0),
+    return (read_int(os.path.join(dirs["cpuacct"], "cpuacct.usage")), cpu.get("nr_periods", 0),
             cpu.get("nr_throttled", 0), cpu.get("throttled_time", 0),
             usage - mem_stat.get("total_inactive_file", 0))
 
@@ -73,13 +82,13 @@ def containers(project, role):
         return []
     inspected = json.loads(subprocess.run(["docker", "inspect", *ids], check=True, capture_output=True,
                                           text=True, timeout=20).stdout)
-    found = []
+    found, mounts = [], cgroup_mounts()
     for item in inspected:
         pid = item["State"].get("Pid") or 0
         if pid <= 0:
             continue
         try:
-            dirs = cgroup_dirs(pid)
+            dirs = cgroup_dirs(pid, mounts)
         except FileNotFoundError:
             continue
         host_config = item["HostConfig"]
