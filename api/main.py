@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.batching import MicroBatcher, Overloaded
+from api.admission import InFlightLimit, Overloaded
 from api.dataset import FEATURES
 from api.limits import BodyLimitMiddleware
 from api.model import CompiledForest, load_metadata
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 "model_version": version})
             return answers
 
-        app.state.batcher = MicroBatcher(predict_rows, settings.max_in_flight)
+        app.state.predict_rows = predict_rows
+        app.state.in_flight = InFlightLimit(settings.max_in_flight)
         app.state.health = orjson.dumps(
             {"status": "ok", "model": ModelInfo.model_validate(metadata).model_dump()})
         yield
@@ -105,25 +106,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     overloaded = {"Retry-After": str(settings.retry_after_s)}
 
-    async def answer(request: Request, rows: list) -> list | Response:
+    def refuse_if_overloaded(request: Request) -> Response | None:
         try:
-            return await request.app.state.batcher.predict(rows)
+            request.app.state.in_flight.admit()
         except Overloaded:
             return _json({"detail": "Too many requests in flight; retry later"}, 503, overloaded)
+        return None
 
     @app.post("/predict", response_model=Prediction, responses=_ERRORS,
               openapi_extra=_body_schema(CoverRow), summary="Classify one row")
     async def predict(request: Request):
+        if refused := refuse_if_overloaded(request):
+            return refused
         try:
             row = await _validated(request, CoverRow)
         except _BadRequest as bad:
             return bad.response
-        result = await answer(request, [tuple(row.__dict__.values())])
-        return result if isinstance(result, Response) else _json(result[0])
+        return _json(request.app.state.predict_rows([tuple(row.__dict__.values())])[0])
 
     @app.post("/predict/batch", response_model=BatchPrediction, responses=_ERRORS,
               openapi_extra=_body_schema(BatchRequest), summary="Classify rows, one answer each")
     async def predict_batch(request: Request):
+        if refused := refuse_if_overloaded(request):
+            return refused
         try:
             batch = await _validated(request, BatchRequest)
         except _BadRequest as bad:
@@ -131,8 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if len(batch.rows) > settings.max_batch_rows:
             return _json({"detail": [{"loc": ["body", "rows"], "type": "too_long",
                                       "msg": f"at most {settings.max_batch_rows} rows"}]}, 422)
-        result = await answer(request, [tuple(row.__dict__.values()) for row in batch.rows])
-        return result if isinstance(result, Response) else _json({"predictions": result})
+        rows = [tuple(row.__dict__.values()) for row in batch.rows]
+        return _json({"predictions": request.app.state.predict_rows(rows)})
 
     @app.get("/health", response_model=Health, summary="Liveness and the model's metadata")
     async def health(request: Request):

@@ -89,7 +89,7 @@ def load_errors(users, users_step, step_duration, warmup_s):
             errors.append(f"{name}={value!r}: expected a whole number >= 1")
             checked.pop(name, None)
     if "users" in checked and "users_step" in checked and checked["users_step"] > checked["users"]:
-        errors.append(f"users_step={users_step!r} is larger than users={users!r}: expected 1 <= users_step <= users")
+        errors.append(f"users_step={users_step} is larger than users={users}: expected 1 <= users_step <= users")
     if "step_duration" in checked and checked["step_duration"] <= float(warmup_s):
         errors.append(
             f"step_duration={step_duration!r}: expected more seconds than the warm-up "

@@ -35,8 +35,8 @@ class CoverRow(BaseModel):
 @app.post("/predict")
 def predict(row: CoverRow):
     frame = pd.DataFrame([row.model_dump()])[FEATURES]
-    prediction = model.predict(frame.values)[0]
-    confidence = model.predict_proba(frame.values)[0].max()
+    prediction = model.predict(frame)[0]
+    confidence = model.predict_proba(frame)[0].max()
     return {"prediction": int(prediction), "confidence": float(confidence), "model_version": "seed-style"}
 
 

@@ -8,68 +8,47 @@ import time
 import httpx
 import pytest
 
-from api.batching import MicroBatcher, Overloaded
+from api.admission import InFlightLimit, Overloaded
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-def test_requests_of_one_loop_turn_are_answered_together():
-    calls = []
+async def handler(limit: InFlightLimit, value):
+    """A request as the app runs it: admission, then the answer computed inline."""
+    limit.admit()
+    return value
 
-    def predict_rows(rows):
-        calls.append(len(rows))
-        return [sum(row) for row in rows]
 
+def test_past_the_bound_in_one_turn_requests_are_refused():
     async def scenario():
-        batcher = MicroBatcher(predict_rows, max_in_flight=10)
-        return await asyncio.gather(*(batcher.predict([(i, 1)]) for i in range(5)))
+        limit = InFlightLimit(3)
+        first = await asyncio.gather(*(handler(limit, i) for i in range(8)), return_exceptions=True)
+        return first, limit.refused
 
-    assert run(scenario()) == [[1], [2], [3], [4], [5]]
-    assert calls == [1, 1, 1, 1, 1]  # one callback for the turn, rows answered one by one
+    results, refused = run(scenario())
+    assert results[:3] == [0, 1, 2]
+    assert all(isinstance(result, Overloaded) for result in results[3:])
+    assert refused == 5
 
 
-def test_past_the_bound_requests_are_refused_and_the_bound_recovers():
+def test_the_bound_is_per_turn_and_recovers():
     async def scenario():
-        batcher = MicroBatcher(lambda rows: list(rows), max_in_flight=3)
-        first = await asyncio.gather(*(batcher.predict([i]) for i in range(8)),
-                                     return_exceptions=True)
-        assert batcher.in_flight == 0
-        second = await asyncio.gather(*(batcher.predict([i]) for i in range(3)))
-        return first, second
+        limit = InFlightLimit(2)
+        answers = []
+        for _ in range(5):  # one request per turn never reaches the bound
+            answers.append(await asyncio.gather(handler(limit, "a"), return_exceptions=True))
+            await asyncio.sleep(0)
+        burst = await asyncio.gather(*(handler(limit, i) for i in range(4)), return_exceptions=True)
+        await asyncio.sleep(0)
+        after = await asyncio.gather(handler(limit, "b"), handler(limit, "c"))
+        return answers, burst, after
 
-    first, second = run(scenario())
-    assert first[:3] == [[0], [1], [2]]
-    assert all(isinstance(result, Overloaded) for result in first[3:])
-    assert second == [[0], [1], [2]]
-
-
-def test_a_failing_prediction_reaches_its_request_only():
-    def predict_rows(rows):
-        if rows[0] == "bad":
-            raise RuntimeError("boom")
-        return list(rows)
-
-    async def scenario():
-        batcher = MicroBatcher(predict_rows, max_in_flight=10)
-        return await asyncio.gather(batcher.predict(["ok"]), batcher.predict(["bad"]),
-                                    return_exceptions=True)
-
-    ok, bad = run(scenario())
-    assert ok == ["ok"] and isinstance(bad, RuntimeError)
-
-
-def test_a_cancelled_request_is_skipped():
-    async def scenario():
-        batcher = MicroBatcher(lambda rows: list(rows), max_in_flight=10)
-        waiting = asyncio.ensure_future(batcher.predict(["gone"]))
-        await asyncio.sleep(0)  # enqueued; the flush is scheduled after the cancel
-        waiting.cancel()
-        kept = await batcher.predict(["kept"])
-        return kept, batcher.in_flight
-
-    assert run(scenario()) == (["kept"], 0)
+    answers, burst, after = run(scenario())
+    assert answers == [["a"]] * 5
+    assert burst[:2] == [0, 1] and all(isinstance(r, Overloaded) for r in burst[2:])
+    assert after == ["b", "c"]
 
 
 @pytest.mark.parametrize("bound", [1, 4])

@@ -1,0 +1,50 @@
+# rightsize — two commands set everything up on a fresh Debian machine (root, Python only):
+#   make run    provision this machine and run site.yml with the smoke profile
+#   make test   the whole suite (real Docker, Compose, Locust, SSH lab hosts)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: venv provision run test test-unit lint report teardown lab-up lab-down clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+provision: venv
+	$(BIN)/ansible-playbook playbooks/provision.yml
+
+run: venv
+	$(BIN)/ansible-playbook site.yml -e profile=smoke
+	@echo "Report: $$(ls -td results/*/ | head -1)consolidated_report.md"
+
+report: venv
+	$(BIN)/python collect/report.py $(RUN)
+
+teardown: venv
+	$(BIN)/ansible-playbook teardown.yml
+
+lint: venv
+	$(BIN)/ansible-lint --profile production
+
+test-unit: venv
+	$(BIN)/python -m pytest -q tests/unit tests/collect tests/api -m "not integration and not lab"
+
+test: venv provision
+	$(BIN)/python -m pytest -q -ra tests; status=$$?; tests/lab/down.sh >/dev/null 2>&1 || true; exit $$status
+
+lab-up:
+	tests/lab/up.sh
+
+lab-down:
+	tests/lab/down.sh
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,109 @@
+"""The walking skeleton end to end on the local inventory: deploy, Locust, fetch, report."""
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import ansible_playbook, recap, rightsize_containers, validate_summary
+
+pytestmark = pytest.mark.integration
+
+SWEEP = "cpu=0.5 mem=512M users=600 users_step=300 step_duration=20"
+
+
+@pytest.fixture(scope="module")
+def short_sweep(tmp_path_factory, docker_ready):
+    results = tmp_path_factory.mktemp("results")
+    result = ansible_playbook("sweep.yml", "-e", SWEEP, "-e", f"results_dir={results} run_id=it-sweep")
+    return result, results / "it-sweep"
+
+
+def test_short_sweep_exits_zero(short_sweep):
+    result, _ = short_sweep
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_short_sweep_leaves_every_file(short_sweep):
+    _, run = short_sweep
+    variant = run / "c0.5-m512M-r1"
+    for name in ["locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_report.html",
+                 "variant.json", "steps.csv", "master.json", "target/samples.csv", "target/containers.json"]:
+        assert (variant / name).is_file(), name
+    assert (run / "consolidated_report.md").is_file() and (run / "run.json").is_file()
+    assert len(list((variant / "latency").glob("localhost-*.csv"))) == 2  # one per worker (2 cores)
+    assert (variant / "loadgen" / "localhost.csv").is_file()
+    described = json.loads((variant / "variant.json").read_text())
+    assert described["cpu"] == 0.5 and described["mem"] == "512M" and described["replicas"] == 1
+    assert described["users"] == 600 and described["users_step"] == 300 and described["step_duration"] == 20
+    assert described["status"] == "done"
+
+
+def test_latency_files_agree_with_locust(short_sweep):
+    _, run = short_sweep
+    variant = run / "c0.5-m512M-r1"
+    latency = pd.concat(pd.read_csv(path) for path in (variant / "latency").glob("*.csv"))
+    stats = pd.read_csv(variant / "locust_stats.csv").set_index("Name")
+    assert latency["count"].sum() == stats.loc["Aggregated", "Request Count"]
+    assert (latency["ok"] == 0).multiply(latency["count"]).sum() == stats.loc["Aggregated", "Failure Count"]
+
+
+def test_summary_is_schema_valid_and_measured(short_sweep):
+    _, run = short_sweep
+    summary = json.loads((run / "summary.json").read_text())
+    validate_summary(summary)
+    assert summary["target_users"] == 600
+    [variant] = summary["variants"]
+    assert variant["name"] == "c0.5-m512M-r1"
+    assert [step["users"] for step in variant["steps"]] == [300, 600]
+    for step in variant["steps"]:
+        assert step["requests"] > 0 and step["rps"] > 0
+        assert step["cpu_pct"] is not None and step["cpu_pct"] > 0
+        assert step["mem_pct"] is not None and 0 < step["mem_pct"] < 100
+        assert step["generator_cpu_pct"] is not None
+    report = (run / "consolidated_report.md").read_text()
+    assert "c0.5-m512M-r1" in report
+
+
+def test_sweep_removes_the_variant(short_sweep):
+    assert rightsize_containers() == []
+
+
+def test_second_identical_deploy_changes_nothing(docker_ready):
+    first = ansible_playbook("playbooks/deploy.yml", "-e", "cpu=0.25 mem=256M")
+    try:
+        assert first.returncode == 0, first.stdout[-3000:]
+        second = ansible_playbook("playbooks/deploy.yml", "-e", "cpu=0.25 mem=256M")
+        assert second.returncode == 0, second.stdout[-3000:]
+        assert recap(second.stdout)["localhost"]["changed"] == 0, second.stdout[-3000:]
+        assert len(rightsize_containers()) == 1
+    finally:
+        down = ansible_playbook("teardown.yml")
+    assert down.returncode == 0, down.stdout[-3000:]
+    assert rightsize_containers() == []
+
+
+def test_every_play_sees_group_vars():
+    """playbooks/*.yml run directly see the top-level group_vars (through playbooks/group_vars)."""
+    result = ansible_playbook("playbooks/preflight.yml", "-e", "cpu=0.5 mem=512M")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "p95 < 1000 ms" in result.stdout and "profile quick" in result.stdout
+
+
+@pytest.mark.parametrize("extra, named", [
+    ("cpu=-1 mem=512M", "cpu='-1'"),
+    ("cpu=abc mem=512M", "cpu='abc'"),
+    ("cpu=0.5 mem=1X", "mem='1X'"),
+    ("cpu=0.5 mem=0", "mem='0'"),
+    ("cpu=0.5 mem=512M replicas=0", "replicas="),
+    ("cpu=0.5 mem=512M users_step=0", "users_step="),
+    ("cpu=0.5 mem=512M users=100 users_step=200", "users_step=200 is larger than users=100"),
+    ("profile=nope", "profile='nope'"),
+    ("cpu=4 mem=1G", "exceeds the target's"),
+])
+def test_bad_variables_fail_before_anything_is_deployed(tmp_path, extra, named):
+    result = ansible_playbook("sweep.yml", "-e", extra, "-e", f"results_dir={tmp_path}")
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-2000:]
+    assert "Provision" not in result.stdout.split("PLAY RECAP")[0].split("Invalid variables")[0][-200:]
+    assert list(tmp_path.iterdir()) == []
+    assert rightsize_containers() == []
