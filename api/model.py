@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,8 +92,7 @@ def _tree_source(name: str, arrays: dict, offset: int, n_features: int) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     prediction: int
     confidence: float
 

@@ -1,59 +1,11 @@
-"""Running the real playbooks from tests: ansible-playbook of the project's venv, on an inventory."""
-import json
-import os
+"""Fixtures of the integration tests (helpers in playbooks_kit.py)."""
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: starts real components (Docker engine, Compose, Locust)")
-
-
-def schema_path():
-    shared = ROOT.parent / "shared" / "summary.schema.json"
-    return shared if shared.exists() else ROOT / "collect" / "summary.schema.json"
-
-
-def validate_summary(summary):
-    import jsonschema
-
-    jsonschema.validate(summary, json.loads(schema_path().read_text()))
-
-
-def ansible_playbook(*args, inventory=None, timeout=1800):
-    """Run ansible-playbook from the repo root; returns the CompletedProcess (output in .stdout)."""
-    command = [str(BIN / "ansible-playbook"), *args]
-    if inventory:
-        command[1:1] = ["-i", str(inventory)]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    result.stdout += result.stderr
-    return result
-
-
-def recap(output):
-    """{host: {ok, changed, failed, ...}} from the PLAY RECAP of an ansible-playbook run."""
-    hosts = {}
-    lines = output.split("PLAY RECAP")[-1].splitlines()[1:]
-    for line in lines:
-        if ":" not in line or "=" not in line:
-            continue
-        host, _, counts = line.partition(":")
-        hosts[host.strip()] = {key: int(value) for key, value in (item.split("=") for item in counts.split())}
-    return hosts
-
-
-def rightsize_containers():
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=io.rightsize.managed=true"],
-                         capture_output=True, text=True, check=True).stdout
-    return out.split()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import ansible_playbook, recap, rightsize_containers, validate_summary
+from playbooks_kit import ansible_playbook, recap, rightsize_containers, validate_summary
 
 pytestmark = pytest.mark.integration
 
