@@ -27,6 +27,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,20 +217,36 @@ def print_table(results: dict, fraction: float) -> None:
           f"(latency from scheduled send). Latencies in ms, CPU in cores.")
     print(head)
     print("-" * len(head))
-    for cpus, by_target in results.items():
-        for target, r in by_target.items():
-            m, o = r["max"], r["open"]
-            ok = 100 * o["ok"] / max(1, o["sent"])
-            print(f"{cpus:>4} {target:<8} | {m['rps']:8.0f} {m['p50_ms']:6.1f} {m['p95_ms']:6.1f} "
-                  f"{m['p99_ms']:6.1f} {m['server_cpu']:6.2f} {m['generator_cpu']:6.2f} "
-                  f"{m['non_2xx'] + m['socket_errors']:5d} | {o['target_rate']:6.0f} {o['p50_ms']:6.1f} "
-                  f"{o['p95_ms']:6.1f} {o['p99_ms']:6.1f} {ok:6.1f} {o['server_cpu']:6.2f} "
-                  f"{o['generator_cpu']:6.2f} | {r['peak_mib']:7.1f}")
+    rows = [(cpus, target, r) for cpus, by_target in results.items()
+            for target, rounds in by_target.items() for r in rounds]
+    for cpus, target, r in rows:
+        m, o = r["max"], r["open"]
+        ok = 100 * o["ok"] / max(1, o["sent"])
+        print(f"{cpus:>4} {target:<8} | {m['rps']:8.0f} {m['p50_ms']:6.1f} {m['p95_ms']:6.1f} "
+              f"{m['p99_ms']:6.1f} {m['server_cpu']:6.2f} {m['generator_cpu']:6.2f} "
+              f"{m['non_2xx'] + m['socket_errors']:5d} | {o['target_rate']:6.0f} {o['p50_ms']:6.1f} "
+              f"{o['p95_ms']:6.1f} {o['p99_ms']:6.1f} {ok:6.1f} {o['server_cpu']:6.2f} "
+              f"{o['generator_cpu']:6.2f} | {r['peak_mib']:7.1f}")
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """Figure by figure, the median over the rounds."""
+    def pick(path):
+        values = []
+        for r in rounds:
+            for key in path:
+                r = r[key]
+            values.append(r)
+        return statistics.median(values)
+
+    return {"max": {"rps": pick(("max", "rps"))}, "open": {"p99_ms": pick(("open", "p99_ms"))},
+            "peak_mib": pick(("peak_mib",))}
 
 
 def print_ratios(results: dict) -> None:
     print()
-    for cpus, by_target in results.items():
+    for cpus, rounds_by_target in results.items():
+        by_target = {target: median_round(rounds) for target, rounds in rounds_by_target.items()}
         api = by_target.get("api")
         if not api:
             continue
@@ -246,6 +263,9 @@ def print_ratios(results: dict) -> None:
         if cpus == "1.0":
             checks.append((f"api p99 at load = {api['open']['p99_ms']:.1f} ms", api["open"]["p99_ms"] <= 50))
         checks.append((f"api peak memory = {api['peak_mib']:.0f} MiB", api["peak_mib"] <= 256))
+        rounds = len(rounds_by_target["api"])
+        if rounds > 1:
+            print(f"--cpus {cpus}: medians over {rounds} rounds")
         for text, verdict in checks:
             mark = "" if verdict is None else ("  ok" if verdict else "  MISS")
             print(f"--cpus {cpus}: {text}{mark}")
@@ -257,6 +277,8 @@ def main(argv=None) -> int:
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (<= 60)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every target this many times, interleaved; checks use the median")
     parser.add_argument("--load-fraction", type=float, default=0.8, help="open-loop rate / max rate")
     parser.add_argument("--server-cpu", default="1", help="--cpuset-cpus of the containers")
     parser.add_argument("--client-cpu", default="0", help="taskset CPU of the generators")
@@ -284,10 +306,12 @@ def main(argv=None) -> int:
                     containers.append(Container(target, float(cpus), args.server_cpu))
                 for container in containers:
                     container.wait_healthy()
-                results[cpus] = {}
-                for container in containers:
-                    print(f"--cpus {cpus}: measuring {container.target} ...", flush=True)
-                    results[cpus][container.target] = measure(container, args, script, body)
+                results[cpus] = {container.target: [] for container in containers}
+                for round_ in range(args.rounds):
+                    for container in containers:
+                        print(f"--cpus {cpus}: round {round_ + 1}, measuring {container.target} ...",
+                              flush=True)
+                        results[cpus][container.target].append(measure(container, args, script, body))
             finally:
                 for container in containers:
                     container.remove()

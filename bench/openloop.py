@@ -68,7 +68,7 @@ class OpenLoop:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         self.rate, self.duration, self.n_connections = rate, duration, connections
-        self.idle: list[Connection] = []
+        self.idle: collections.deque[Connection] = collections.deque()
         self.backlog: collections.deque[float] = collections.deque()
         self.latencies: list[float] = []
         self.statuses: collections.Counter = collections.Counter()
@@ -108,7 +108,7 @@ class OpenLoop:
                 due = start + self.sent * interval
                 self.sent += 1
                 if self.idle:
-                    self.idle.pop().send(due)
+                    self.idle.popleft().send(due)  # FIFO: no connection idles into the keep-alive timeout
                 else:
                     self.backlog.append(due)
             await asyncio.sleep(max(0.0, start + self.sent * interval - time.perf_counter()))
