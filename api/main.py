@@ -1,8 +1,10 @@
 """The inference API: the FastAPI app, model loading in its lifespan, the routes, /docs.
 
 /health and the docs are ordinary FastAPI routes. /predict and /predict/batch are plain ASGI
-endpoints (endpoints.py) mounted on the same router, validated by the same pydantic models,
-which ``_openapi`` publishes so /docs shows their bodies and answers.
+endpoints (endpoints.py) on the same router, validated by the same pydantic models, which
+``_document_predict_routes`` publishes so /docs shows their bodies and answers. ``HotPath``
+sends POST requests for those two paths straight to their endpoints, skipping FastAPI's
+middleware stack and router: measured at --cpus 1.0, 10.6k -> 15-16k requests/s per core.
 """
 
 from __future__ import annotations
@@ -61,7 +63,32 @@ async def lifespan(app: FastAPI):
     yield
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class HotPath:
+    """The ASGI entry point: POST /predict[/batch] -> endpoint; everything else (lifespan,
+    /health, /docs, wrong methods, unknown paths) -> the FastAPI app."""
+
+    HOT = ("/predict", "/predict/batch")
+
+    def __init__(self, fastapi_app: FastAPI):
+        self.fastapi = fastapi_app
+        self.state = fastapi_app.state
+        self.endpoints = {route.path: route.app for route in fastapi_app.router.routes
+                          if isinstance(route, Route) and route.path in self.HOT}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.endpoints.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self.fastapi  # what Starlette would set: endpoints read its state
+                return await endpoint(scope, receive, send)
+        return await self.fastapi(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> HotPath:
+    return HotPath(create_fastapi(settings))
+
+
+def create_fastapi(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="rightsize inference API",

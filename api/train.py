@@ -45,9 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-home", default=None, help="sklearn data home for --uci")
     parser.add_argument("--rows", type=int, default=120_000, help="generator rows (offline source)")
     parser.add_argument("--seed", type=int, default=20_240_531, help="generator and split seed")
-    parser.add_argument("--trees", type=int, default=20)
-    parser.add_argument("--max-depth", type=int, default=12)
-    parser.add_argument("--min-samples-leaf", type=int, default=5)
+    parser.add_argument("--trees", type=int, default=30)
+    parser.add_argument("--max-depth", type=int, default=20)
+    parser.add_argument("--min-samples-leaf", type=int, default=20)
     parser.add_argument("--test-size", type=float, default=0.2)
     return parser.parse_args(argv)
 

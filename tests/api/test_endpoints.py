@@ -159,3 +159,19 @@ def test_model_is_loaded_in_lifespan_not_at_import(tmp_path):
     with pytest.raises(FileNotFoundError):
         with TestClient(app):
             pass
+
+
+def test_fastapi_routes_answer_like_the_hot_path(client, model_dir, row):
+    """HotPath only skips FastAPI's stack: through the router, the same endpoints answer alike."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_fastapi
+    from api.settings import Settings
+
+    requests = [("/predict", orjson.dumps(row), JSON), ("/predict", b"[1]", JSON),
+                ("/predict", b"{", JSON), ("/predict", b"{}", {"content-type": "text/plain"}),
+                ("/predict/batch", orjson.dumps({"rows": [row, row]}), JSON)]
+    with TestClient(create_fastapi(Settings(model_dir=model_dir))) as plain:
+        for path, body, headers in requests:
+            hot, routed = (c.post(path, content=body, headers=headers) for c in (client, plain))
+            assert (hot.status_code, hot.json()) == (routed.status_code, routed.json())

@@ -59,7 +59,7 @@ def test_http_overload_is_503_with_retry_after(model_dir, row, bound):
     app = create_app(Settings(model_dir=model_dir, max_in_flight=bound, retry_after_s=2))
 
     async def scenario():
-        async with app.router.lifespan_context(app):
+        async with app.fastapi.router.lifespan_context(app.fastapi):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
                 started = time.perf_counter()
