@@ -1,7 +1,7 @@
 """The served model: a scikit-learn RandomForestClassifier, flattened to numpy arrays at training
 time and compiled to plain Python comparisons at start-up.
 
-Why: scikit-learn's ``predict_proba`` costs ~10 ms per one-row call (input validation, thread
+Why: scikit-learn's ``predict_proba`` costs milliseconds per one-row call (input validation, thread
 pool, per-tree Cython calls); walking the trees as nested ``if x <= t`` in Python costs a few
 microseconds and gives bit-identical answers, because it repeats scikit-learn's arithmetic:
 

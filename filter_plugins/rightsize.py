@@ -3,7 +3,10 @@
 Kept free of Ansible imports except for the FilterModule shim at the end, so the unit tests can call
 them directly and collect/ can share the naming rule.
 """
+import hashlib
+import json
 import math
+import os
 import re
 
 MIB = 1024 * 1024
@@ -161,6 +164,19 @@ def preflight_errors(hostvars):
             errors.append(f"{name}={hostvars.get(name)!r}: expected true or false")
     if str(hostvars.get("offline_images", "auto")).lower() not in ("auto", "true", "false", "yes", "no"):
         errors.append(f"offline_images={hostvars.get('offline_images')!r}: expected auto, true or false")
+    errors += payload_errors(hostvars.get("api_payloads") or "")
+    try:
+        if not 1 <= _integer(hostvars.get("api_port", 8000)) <= 65535:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"api_port={hostvars.get('api_port')!r}: expected a port number 1-65535")
+    for name in ("api_health_path", "api_predict_path"):
+        if not str(hostvars.get(name, "/")).startswith("/"):
+            errors.append(f"{name}={hostvars.get(name)!r}: expected a path starting with /")
+    if not isinstance(hostvars.get("api_env", {}), dict):
+        errors.append(f"api_env={hostvars.get('api_env')!r}: expected a mapping of environment variables")
+    if not isinstance(hostvars.get("api_tmpfs", []), list):
+        errors.append(f"api_tmpfs={hostvars.get('api_tmpfs')!r}: expected a list of paths")
     run_id = str(hostvars.get("run_id", ""))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run_id):
         errors.append(f"run_id={run_id!r}: expected letters, digits, '.', '_' or '-' (a folder name)")
@@ -219,6 +235,69 @@ def host_facts(hostvars_of_host, groups):
     }
 
 
+PAYLOADS_MAX_BYTES = 64 * MIB
+
+
+def payload_errors(path, max_bytes=PAYLOADS_MAX_BYTES):
+    """Problems with an api_payloads file (JSON lines), naming the file and the first bad line."""
+    if not path:
+        return []
+    if not os.path.isfile(path):
+        return [f"api_payloads={path}: no such file on the controller"]
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        return [f"api_payloads={path}: {size} bytes, above the {max_bytes} byte limit (Locust loads it whole)"]
+    lines = 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                return [f"api_payloads={path}: line {number} is not a JSON value ({error.msg})"]
+            lines += 1
+    if lines == 0:
+        return [f"api_payloads={path}: the file holds no request body (one JSON value per line)"]
+    return []
+
+
+def payload_info(path):
+    """What a run records of its payloads file: name, body count and sha256."""
+    if not path:
+        return {"name": None, "lines": None, "sha256": None, "source": "generated Covertype rows"}
+    with open(path, "rb") as handle:
+        data = handle.read()
+    lines = sum(1 for line in data.splitlines() if line.strip())
+    return {"name": os.path.basename(path), "lines": lines, "sha256": hashlib.sha256(data).hexdigest(),
+            "source": os.path.abspath(path)}
+
+
+def probe_body(path):
+    """The body sent once before the load: the file's first line, or a typical Covertype row."""
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    return json.loads(line)
+    return {"elevation": 2500, "aspect": 180, "slope": 15, "horizontal_distance_to_hydrology": 200,
+            "vertical_distance_to_hydrology": 50, "horizontal_distance_to_roadways": 1000,
+            "hillshade_9am": 200, "hillshade_noon": 230, "hillshade_3pm": 150,
+            "horizontal_distance_to_fire_points": 800, "wilderness_area": 1, "soil_type": 10}
+
+
+def loosened_hardening(user, read_only, tmpfs):
+    """What a run loosened of the default container hardening, for the report."""
+    loosened = []
+    if str(user).strip() == "":
+        loosened.append("runs as the image's own user (api_user empty)")
+    if str(read_only).lower() in ("false", "no", "0"):
+        loosened.append("writable root filesystem (api_read_only=false)")
+    if list(tmpfs or []) != ["/tmp"]:
+        loosened.append(f"tmpfs mounts {list(tmpfs or [])} instead of ['/tmp']")
+    return loosened
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -230,4 +309,8 @@ class FilterModule:
             "rs_container_summary": container_summary,
             "rs_missing_worker_hosts": missing_worker_hosts,
             "rs_host_facts": host_facts,
+            "rs_payload_errors": payload_errors,
+            "rs_payload_info": payload_info,
+            "rs_probe_body": probe_body,
+            "rs_loosened_hardening": loosened_hardening,
         }

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "locust"))
 from payloads import COVERTYPE_RANGES, PayloadSource, load_payloads, random_row  # noqa: E402
 from recorder import LatencyRecorder  # noqa: E402
-from shape import step_at, step_users  # noqa: E402
+from steps import step_at, step_users  # noqa: E402
 
 
 def test_step_users_and_schedule():

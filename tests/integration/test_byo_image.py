@@ -1,0 +1,82 @@
+"""Bring your own model service: a foreign image (Open Inference V2, port 9000) by variables alone."""
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+
+from playbooks_kit import ROOT, ansible_playbook, rightsize_containers, validate_summary
+
+pytestmark = pytest.mark.integration
+
+FIXTURE = ROOT / "tests" / "fixtures" / "v2server"
+IMAGE = "rightsize/test-v2server:latest"
+V2_VARS = (f"api_image={IMAGE} api_port=9000 api_health_path=/v2/health/ready "
+           "api_predict_path=/v2/models/iris/infer")
+
+
+def base_image():
+    local = subprocess.run(["docker", "image", "inspect", "local/python:3.11-slim"], capture_output=True)
+    return "local/python:3.11-slim" if local.returncode == 0 else "python:3.11-slim"
+
+
+@pytest.fixture(scope="module")
+def v2_image(docker_ready):
+    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image()}", "-t", IMAGE, str(FIXTURE)],
+                   check=True, capture_output=True, timeout=600)
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def v2_sweep(v2_image, tmp_path_factory):
+    results = tmp_path_factory.mktemp("byo")
+    result = ansible_playbook(
+        "sweep.yml", "-e", V2_VARS, "-e", f"api_payloads={FIXTURE / 'payloads.jsonl'}",
+        "-e", "cpu=0.25 mem=128M users=60 users_step=30 step_duration=15 report_warmup_s=5",
+        "-e", f"results_dir={results} run_id=it-byo")
+    return result, results / "it-byo"
+
+
+def test_foreign_api_sweep_succeeds(v2_sweep):
+    result, run = v2_sweep
+    assert result.returncode == 0, result.stdout[-4000:]
+    variant = run / "c0.25-m128M-r1"
+    latency = pd.concat(pd.read_csv(path) for path in (variant / "latency").glob("*.csv"))
+    assert latency["count"].sum() > 50
+    assert latency.loc[latency["ok"] == 0, "count"].sum() == 0, "every V2 request must succeed"
+    summary = json.loads((run / "summary.json").read_text())
+    validate_summary(summary)
+    assert summary["variants"][0]["image"] == IMAGE
+
+
+def test_run_records_what_was_measured(v2_sweep):
+    _, run = v2_sweep
+    described = json.loads((run / "c0.25-m128M-r1" / "variant.json").read_text())
+    assert described["image"] == IMAGE and described["api_port"] == 9000
+    assert described["predict_path"] == "/v2/models/iris/infer"
+    assert described["health_path"] == "/v2/health/ready"
+    assert described["payloads"]["name"] == "payloads.jsonl" and described["payloads"]["lines"] == 50
+    assert len(described["payloads"]["sha256"]) == 64
+    manifest = json.loads((run / "run.json").read_text())["manifest"]["service"]
+    assert manifest["loosened"] == [] and manifest["hardening"]["read_only"] is True
+    assert "payloads.jsonl" in (run / "consolidated_report.md").read_text()
+
+
+def test_malformed_payloads_fail_before_any_container(v2_image, tmp_path):
+    result = ansible_playbook("sweep.yml", "-e", V2_VARS, "-e", f"api_payloads={FIXTURE / 'bad-payloads.jsonl'}",
+                              "-e", f"cpu=0.25 mem=128M results_dir={tmp_path}")
+    assert result.returncode != 0
+    assert "bad-payloads.jsonl: line 2 is not a JSON value" in result.stdout, result.stdout[-2000:]
+    assert list(tmp_path.iterdir()) == [] and rightsize_containers() == []
+
+
+def test_wrong_predict_path_stops_before_the_load(v2_image, tmp_path):
+    result = ansible_playbook(
+        "sweep.yml", "-e", V2_VARS.replace("/v2/models/iris/infer", "/predict"),
+        "-e", f"api_payloads={FIXTURE / 'payloads.jsonl'}",
+        "-e", f"cpu=0.25 mem=128M users=20 users_step=20 step_duration=15 results_dir={tmp_path} run_id=bad-path")
+    assert result.returncode != 0
+    assert "answered 404" in result.stdout, result.stdout[-3000:]
+    variant = tmp_path / "bad-path" / "c0.25-m128M-r1"
+    assert not (variant / "locust_stats.csv").exists(), "no load may run after a failed probe"
+    assert rightsize_containers() == []

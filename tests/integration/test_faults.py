@@ -1,0 +1,99 @@
+"""Faults during a run: a Locust worker killed, the playbook interrupted, an API that never starts."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from playbooks_kit import BIN, ROOT, ansible_playbook, rightsize_containers, validate_summary
+
+pytestmark = pytest.mark.integration
+REMOTE_RUNS = Path("/var/tmp/rightsize/runs")
+VARIANT = "c0.5-m512M-r1"
+
+
+def start_sweep(run_id, results, extra="users=400 users_step=200 step_duration=20"):
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.Popen(
+        [str(BIN / "ansible-playbook"), "sweep.yml", "-e", f"cpu=0.5 mem=512M {extra}",
+         "-e", f"results_dir={results} run_id={run_id}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+
+
+def wait_for_load(run_id, timeout=600):
+    """Wait until the first step runs; returns the variant's folder on this host."""
+    folder = REMOTE_RUNS / run_id / VARIANT
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (folder / "steps.csv").exists() and len((folder / "steps.csv").read_text().splitlines()) >= 2:
+            return folder
+        time.sleep(1)
+    raise AssertionError(f"the load of {run_id} never started")
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def locust_pids(folder):
+    return [int(path.read_text()) for path in (folder / "pids").glob("*.pid")]
+
+
+def test_worker_killed_midrun_invalidates_the_run_and_keeps_the_csvs(tmp_path, docker_ready):
+    sweep = start_sweep("it-kill", tmp_path)
+    try:
+        folder = wait_for_load("it-kill")
+        time.sleep(5)
+        worker = next((folder / "pids").glob("worker-*.pid"))
+        os.kill(int(worker.read_text()), signal.SIGKILL)  # a worker this test's sweep started
+        output, _ = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGTERM)
+    assert sweep.returncode != 0, output[-3000:]
+    assert "fewest during the run: 1" in output, output[-3000:]
+    run = tmp_path / "it-kill"
+    for name in ["locust_stats.csv", "locust_stats_history.csv", "steps.csv", "master_workers.csv"]:
+        assert (run / VARIANT / name).is_file(), name
+    assert list((run / VARIANT / "latency").glob("*.csv"))
+    summary = json.loads((run / "summary.json").read_text())
+    validate_summary(summary)
+    assert summary["valid"] is False
+    assert any("worker" in reason.lower() for reason in summary["reasons"]), summary["reasons"]
+    assert rightsize_containers() == []
+
+
+def test_interrupted_run_then_teardown_leaves_nothing(tmp_path, docker_ready):
+    sweep = start_sweep("it-interrupt", tmp_path, "users=400 users_step=200 step_duration=60")
+    try:
+        folder = wait_for_load("it-interrupt")
+        os.killpg(sweep.pid, signal.SIGINT)  # Ctrl-C: Ansible's always sections do not run
+        sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    pids = locust_pids(folder)
+    assert pids and any(alive(pid) for pid in pids), "the interrupted run should still be loading"
+    assert rightsize_containers() != []
+    down = ansible_playbook("teardown.yml")
+    assert down.returncode == 0, down.stdout[-3000:]
+    time.sleep(1)
+    assert [pid for pid in pids if alive(pid)] == []
+    assert rightsize_containers() == []
+
+
+def test_api_that_never_becomes_healthy_fails_clearly(tmp_path, docker_ready):
+    result = ansible_playbook("sweep.yml", "-e", "cpu=0.25 mem=128M users=20 users_step=20 step_duration=15",
+                              "-e", "api_image=local/debian:bookworm api_health_timeout=20",
+                              "-e", f"results_dir={tmp_path} run_id=never")
+    assert result.returncode != 0
+    assert "did not become healthy within 20 s" in result.stdout and "Last log lines" in result.stdout
+    assert rightsize_containers() == []
