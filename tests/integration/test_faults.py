@@ -15,6 +15,10 @@ REMOTE_RUNS = Path("/var/tmp/rightsize/runs")
 VARIANT = "c0.5-m512M-r1"
 
 
+def unique(name):
+    return f"{name}-{int(time.time())}"
+
+
 def start_sweep(run_id, results, extra="users=400 users_step=200 step_duration=20"):
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     return subprocess.Popen(
@@ -48,9 +52,10 @@ def locust_pids(folder):
 
 
 def test_worker_killed_midrun_invalidates_the_run_and_keeps_the_csvs(tmp_path, docker_ready):
-    sweep = start_sweep("it-kill", tmp_path)
+    run_id = unique("it-kill")
+    sweep = start_sweep(run_id, tmp_path)
     try:
-        folder = wait_for_load("it-kill")
+        folder = wait_for_load(run_id)
         time.sleep(5)
         worker = next((folder / "pids").glob("worker-*.pid"))
         os.kill(int(worker.read_text()), signal.SIGKILL)  # a worker this test's sweep started
@@ -60,7 +65,7 @@ def test_worker_killed_midrun_invalidates_the_run_and_keeps_the_csvs(tmp_path, d
             os.killpg(sweep.pid, signal.SIGTERM)
     assert sweep.returncode != 0, output[-3000:]
     assert "fewest during the run: 1" in output, output[-3000:]
-    run = tmp_path / "it-kill"
+    run = tmp_path / run_id
     for name in ["locust_stats.csv", "locust_stats_history.csv", "steps.csv", "master_workers.csv"]:
         assert (run / VARIANT / name).is_file(), name
     assert list((run / VARIANT / "latency").glob("*.csv"))
@@ -72,9 +77,10 @@ def test_worker_killed_midrun_invalidates_the_run_and_keeps_the_csvs(tmp_path, d
 
 
 def test_interrupted_run_then_teardown_leaves_nothing(tmp_path, docker_ready):
-    sweep = start_sweep("it-interrupt", tmp_path, "users=400 users_step=200 step_duration=60")
+    run_id = unique("it-interrupt")
+    sweep = start_sweep(run_id, tmp_path, "users=400 users_step=200 step_duration=60")
     try:
-        folder = wait_for_load("it-interrupt")
+        folder = wait_for_load(run_id)
         os.killpg(sweep.pid, signal.SIGINT)  # Ctrl-C: Ansible's always sections do not run
         sweep.communicate(timeout=120)
     finally:
