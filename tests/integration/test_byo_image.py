@@ -80,3 +80,21 @@ def test_wrong_predict_path_stops_before_the_load(v2_image, tmp_path):
     variant = tmp_path / "bad-path" / "c0.25-m128M-r1"
     assert not (variant / "locust_stats.csv").exists(), "no load may run after a failed probe"
     assert rightsize_containers() == []
+
+
+def test_oom_killed_api_fails_the_variant(v2_image, tmp_path):
+    """A service that runs out of memory mid-run is OOM-killed, restarted, and its variant fails."""
+    result = ansible_playbook(
+        "sweep.yml", "-e", V2_VARS, "-e", f"api_payloads={FIXTURE / 'payloads.jsonl'}",
+        "-e", '{"api_env": {"LEAK_KB": "512"}}',
+        "-e", f"cpu=0.5 mem=48M users=80 users_step=40 step_duration=15 report_warmup_s=5 "
+              f"results_dir={tmp_path} run_id=oom")
+    assert result.returncode == 0, result.stdout[-3000:]
+    containers = json.loads((tmp_path / "oom" / "c0.5-m48M-r1" / "target" / "containers.json").read_text())
+    api = [item for item in containers if item["service"] == "api"]
+    assert api and (api[0]["oom_killed"] or api[0]["restart_count"] > 0), containers
+    summary = json.loads((tmp_path / "oom" / "summary.json").read_text())
+    validate_summary(summary)
+    variant = summary["variants"][0]
+    assert variant["verdict"] == "fail"
+    assert variant["first_failure"]["slo"] in ("oom_killed", "restarted"), variant["first_failure"]

@@ -1,5 +1,6 @@
 """The walking skeleton end to end on the local inventory: deploy, Locust, fetch, report."""
 import json
+import subprocess
 
 import pandas as pd
 import pytest
@@ -75,7 +76,15 @@ def test_second_identical_deploy_changes_nothing(docker_ready):
         second = ansible_playbook("playbooks/deploy.yml", "-e", "cpu=0.25 mem=256M")
         assert second.returncode == 0, second.stdout[-3000:]
         assert recap(second.stdout)["localhost"]["changed"] == 0, second.stdout[-3000:]
-        assert len(rightsize_containers()) == 1
+        [container] = rightsize_containers()
+        inspected = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True,
+                                              check=True).stdout)[0]
+        host = inspected["HostConfig"]
+        assert inspected["Config"]["User"] == "10001:10001"
+        assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
+        assert "no-new-privileges:true" in host["SecurityOpt"] and host["PidsLimit"] == 256
+        assert host["NanoCpus"] == 250_000_000 and host["Memory"] == 256 * 1024 * 1024
+        assert [binding["HostIp"] for binding in host["PortBindings"]["8000/tcp"]] == ["127.0.0.1"]
     finally:
         down = ansible_playbook("teardown.yml")
     assert down.returncode == 0, down.stdout[-3000:]

@@ -61,3 +61,22 @@ def test_master_listens_only_on_the_worker_address(lab):
     host = lab.hosts[0]
     listening = lab.ssh(host, "ss -ltnH 'sport = :5557' || true").stdout
     assert "0.0.0.0:5557" not in listening and "*:5557" not in listening
+
+
+def test_unreachable_loadgen_host_aborts_before_anything_is_deployed(lab, tmp_path):
+    """A loadgen host that does not answer SSH (no host at .99 of the lab's own subnet)."""
+    import yaml
+
+    inventory = yaml.safe_load(lab.inventory.read_text())
+    ghost = dict(inventory["all"]["children"]["loadgen"]["hosts"]["rzlg1"], ansible_host="10.88.0.99")
+    ghost["ansible_ssh_common_args"] += " -o ConnectTimeout=3"
+    inventory["all"]["children"]["loadgen"]["hosts"]["rzlg9"] = ghost
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    result = ansible_playbook("sweep.yml", "-e", "cpu=0.5 mem=512M users=100 users_step=100 step_duration=15",
+                              "-e", f"results_dir={tmp_path / 'results'}", inventory=path)
+    assert result.returncode != 0
+    assert "rzlg9" in result.stdout and "UNREACHABLE" in result.stdout
+    assert "Deploy the variant" not in result.stdout
+    assert not (tmp_path / "results").exists()
+    assert rightsize_containers() == []
