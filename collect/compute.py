@@ -666,11 +666,14 @@ def summary(analysis: dict) -> dict:
             "steps": [summary_step(st) for st in v["steps"]],
             "max_rps": _round(v["max_rps"], 3),
         })
-    return {
+    out = {
         "schema_version": 1, "run_id": analysis["run_id"], "valid": analysis["valid"] and not reasons,
         "reasons": reasons, "slo": s.slo(), "target_users": int(analysis["run"]["target_users"]),
         "variants": variants, "minimal": analysis["minimal"],
     }
+    if analysis.get("search_summary") is not None:  # a search run (collect/search.py attach)
+        out["search"] = analysis["search_summary"]
+    return out
 
 
 def slo_failed(analysis: dict) -> list[str]:

@@ -43,6 +43,7 @@ LOADGEN_COLUMNS = {"ts": "float", "host": "str", "pid": "int", "role": "str", "c
                    "ncpu": "int"}
 FAILURES_COLUMNS = {"Method": "str", "Name": "str", "Error": "str", "Occurrences": "int"}
 LOADGEN_ROLES = {"host", "master", "worker"}
+PROBE_PREFIX = "probe-"  # a right-sizing search's probe folders (collect/search.py), not variants
 
 
 @dataclass
@@ -302,9 +303,14 @@ def load_run(run_dir: str | Path, strict: bool = False) -> RunData:
     notes = []
     skipped = {s.get("name") for s in run.get("skipped", []) if isinstance(s, dict)}
     # Folders of variants the plan does not list (an edited or resumed run): read them too, say so.
+    # A search's probes (probe-NN-<variant>) are not variants: collect/search.py reads them. Its
+    # confirmation runs are variants the playbook could not plan ahead.
+    search = (run_dir / "search.json").is_file()
     for d in sorted(run_dir.iterdir()):
-        if d.is_dir() and (d / "variant.json").is_file() and d.name not in names and d.name not in skipped:
+        if d.is_dir() and (d / "variant.json").is_file() and d.name not in names and d.name not in skipped \
+                and not d.name.startswith(PROBE_PREFIX):
             names.append(d.name)
-            notes.append(f"{d.name}/: not in run.json's planned variants; included")
+            notes.append(f"{d.name}/: " + ("the search's confirmation run" if search
+                                            else "not in run.json's planned variants; included"))
     variants = [load_variant(run_dir, n, strict) for n in names]
     return RunData(dir=run_dir, run=run, variants=variants, notes=notes)

@@ -128,12 +128,47 @@ def plot_generator(v: dict, data_v, s, path: Path) -> str | None:
     return _save(fig, path)
 
 
+PROBE_STYLE = {"pass": ("o", "tab:green"), "fail": ("X", "tab:red"),
+               "invalid": ("^", "tab:grey"), "incomplete": ("v", "tab:grey")}
+
+
+def plot_probes(state, p95_max: float, path: Path) -> str | None:
+    """The search's path (CPU of each probe in order) and p95 at the target users against CPU,
+    markers by verdict, one line per replica count."""
+    if not state.probes:
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for replicas in sorted({p.replicas for p in state.probes}):
+        probes = [p for p in state.probes if p.replicas == replicas]
+        line, = ax1.plot([p.number for p in probes], [p.cpu for p in probes], alpha=0.4,
+                         label=f"{replicas} replica(s)")
+        for p in probes:
+            marker, color = PROBE_STYLE.get(p.verdict, ("s", "black"))
+            ax1.scatter(p.number, p.cpu, marker=marker, color=color, s=60, zorder=5)
+            if p.p95_ms is not None:
+                ax2.scatter(p.cpu, p.p95_ms, marker=marker, color=color, s=60, zorder=5)
+        ax2.plot([], [], color=line.get_color(), alpha=0.4, label=f"{replicas} replica(s)")
+    for verdict, (marker, color) in PROBE_STYLE.items():
+        ax1.scatter([], [], marker=marker, color=color, label=verdict)
+    ax2.axhline(p95_max, color="red", linestyle="--", label=f"SLO p95 {p95_max:g} ms")
+    ax1.set(xlabel="probe", ylabel="CPU per replica", title="search: CPU of each probe")
+    ax2.set(xlabel="CPU per replica", ylabel="p95 at the target users (ms)", yscale="log",
+            title="search: p95 against CPU")
+    ax1.xaxis.get_major_locator().set_params(integer=True)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     s = analysis["settings"]
     by_name = {v.name: v for v in data.variants}
     out = {"overview": plot_steps(analysis["variants"], s.p95_ms_max, plot_dir / "overview.png",
                                   "all variants"), "variants": {}}
+    if analysis.get("search") is not None:
+        out["search"] = plot_probes(analysis["search"], s.p95_ms_max, plot_dir / "search-probes.png")
     for v in analysis["variants"]:
         dv = by_name[v["name"]]
         out["variants"][v["name"]] = {
@@ -192,6 +227,7 @@ def context(analysis: dict, data, plots: dict | None) -> dict:
     return {
         "run_id": analysis["run_id"], "run": run, "s": s, "answer": answer(analysis),
         "analysis": analysis, "variants": analysis["variants"], "plots": plots or {"variants": {}},
+        "search": analysis.get("search"), "search_summary": analysis.get("search_summary"),
         "failures": analysis["failures"].to_dict("records"), "containers": containers,
         "metas": metas, "masters": masters, "manifest": run.get("manifest") or {},
         "confidence": CONFIDENCE, "subwindows": STABILITY_SUBWINDOWS, "sigmas": STABILITY_SIGMAS,

@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the collect package impor
 
 import jsonschema  # noqa: E402
 
-from collect import compute, render  # noqa: E402
+from collect import compute, render, search  # noqa: E402
 from collect.load import InputError, load_run  # noqa: E402
 from collect.settings import settings_from_run  # noqa: E402
 
@@ -63,7 +63,10 @@ def analyse_dir(run_dir: Path, strict: bool = False):
     for v in data.variants:
         if v.error:
             print(f"warning: {v.error} — variant {v.name} marked incomplete", file=sys.stderr)
-    return data, compute.analyse(data, settings_from_run(data.run))
+    analysis = compute.analyse(data, settings_from_run(data.run))
+    if search.is_search_run(run_dir):  # search.json: the right-sizing search (docs/search.md)
+        search.attach(analysis, run_dir)
+    return data, analysis
 
 
 def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) -> Path:

@@ -9,7 +9,7 @@ import os
 import time
 
 import gevent
-from locust import FastHttpUser, between, events, task
+from locust import FastHttpUser, __version__ as LOCUST_VERSION, between, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from payloads import PayloadSource, load_payloads
@@ -135,6 +135,7 @@ class _MasterLog:
             "min_workers": self.min_workers,
             "workers_seen": sorted(self.seen),
             "hosts_seen": sorted({client.rsplit("_", 1)[0] for client in self.seen}),
+            "locust_version": LOCUST_VERSION,
         }
         with open(os.path.join(OUT, "master.json"), "w", encoding="ascii") as handle:
             json.dump(status, handle, indent=1)
