@@ -147,7 +147,9 @@ def plot_probes(state, p95_max: float, path: Path) -> str | None:
             ax1.scatter(p.number, p.cpu, marker=marker, color=color, s=60, zorder=5)
             if p.p95_ms is not None:
                 ax2.scatter(p.cpu, p.p95_ms, marker=marker, color=color, s=60, zorder=5)
-        ax2.plot([], [], color=line.get_color(), alpha=0.4, label=f"{replicas} replica(s)")
+        measured = sorted((p.cpu, p.p95_ms) for p in probes if p.p95_ms is not None)
+        ax2.plot([c for c, _ in measured], [v for _, v in measured], color=line.get_color(), alpha=0.4,
+                 label=f"{replicas} replica(s)")
     for verdict, (marker, color) in PROBE_STYLE.items():
         ax1.scatter([], [], marker=marker, color=color, label=verdict)
     ax2.axhline(p95_max, color="red", linestyle="--", label=f"SLO p95 {p95_max:g} ms")

@@ -5,6 +5,9 @@
     python collect/report.py RUN_DIR --fail-on-slo   # exit 3 unless every variant passes
     python collect/report.py --compare RUN_A RUN_B   # markdown to stdout and RUN_B/compare-<A>.md
 
+A run holding search.json (ansible-playbook sweep.yml -e search=true) also gets summary.json's
+`search` block and a "Right-sizing" section: collect/search.py, docs/search.md.
+
 Exit codes: 0 done, 2 bad input (one line on stderr), 3 --fail-on-slo and an SLO not met,
 1 internal error (a summary that does not validate against the schema is never written).
 """

@@ -60,7 +60,7 @@ class SearchConfig:
     target_users: int
     replicas: tuple[int, ...]
     cpu_min: float
-    cpu_max: float | None        # None: cores / replicas
+    cpu_max: float | None        # None: cores / replicas (and never above it)
     cores: float | None
     resolution: float
     probe_mem: str
@@ -77,11 +77,14 @@ class SearchConfig:
         return naming.docker_bytes(self.mem_round)
 
     def top(self, replicas: int) -> float:
-        return self.cpu_max if self.cpu_max is not None else self.cores / replicas
+        """cpu_max, never above the target's cores / replicas (a variant that does not fit the
+        target is refused by preflight)."""
+        fits = self.cores / replicas if self.cores is not None else math.inf
+        return min(self.cpu_max, fits) if self.cpu_max is not None else fits
 
     def grid(self, replicas: int) -> list[float]:
-        """cpu_min, cpu_min + resolution, ... up to the top (cpu_max, or cores / replicas): the
-        CPU values a probe may take. A top off the grid is floored onto it."""
+        """cpu_min, cpu_min + resolution, ... up to the top: the CPU values a probe may take.
+        A top off the grid is floored onto it."""
         top = self.top(replicas)
         if top < self.cpu_min - 1e-9:
             return []
@@ -90,23 +93,38 @@ class SearchConfig:
 
 
 def parse_config(raw: dict, where: str = SEARCH_JSON) -> SearchConfig:
-    """search.json (defaults for absent keys) -> SearchConfig; InputError names the bad key."""
-    c = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+    """search.json (defaults for absent or null keys) -> SearchConfig; InputError names the bad key.
+    Numbers may come as numeric strings and replicas as "1,2,3" (Ansible's -e k=v gives strings)."""
+    c = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None and v != ""}}
 
     def bad(key, expected):
         return InputError(where, f"{key}={c.get(key)!r}: expected {expected}")
 
-    def number(key, positive=True):
-        v = c.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (positive and v <= 0):
-            raise bad(key, "a number > 0")
-        return float(v)
+    def as_number(v):
+        if isinstance(v, bool):
+            raise ValueError
+        value = float(v)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
 
-    def whole(key):
-        v = c.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise bad(key, "a whole number >= 1")
-        return v
+    def number(key):
+        try:
+            value = as_number(c.get(key))
+            if value <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise bad(key, "a number > 0") from None
+        return value
+
+    def whole(value, key=None):
+        try:
+            number_ = as_number(value)
+            if number_ != int(number_) or number_ < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise bad(key, "a whole number >= 1") from None
+        return int(number_)
 
     def size(key):
         try:
@@ -116,22 +134,27 @@ def parse_config(raw: dict, where: str = SEARCH_JSON) -> SearchConfig:
         return str(c[key])
 
     reps = c["replicas"]
-    if isinstance(reps, int) and not isinstance(reps, bool):
+    if isinstance(reps, str):
+        reps = [x.strip() for x in reps.split(",")]
+    elif not isinstance(reps, list):
         reps = [reps]
-    if (not isinstance(reps, list) or not reps or len(set(reps)) != len(reps)
-            or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in reps)):
-        raise bad("replicas", "a list of distinct whole numbers >= 1, e.g. [1] or [1, 2, 3]")
-    cores = number("cores") if c.get("cores") is not None else None
+    try:
+        reps = [whole(r, "replicas") for r in reps]
+    except InputError:
+        raise bad("replicas", "distinct whole numbers >= 1, e.g. [1] or [1, 2, 3]") from None
+    if not reps or len(set(reps)) != len(reps):
+        raise bad("replicas", "distinct whole numbers >= 1, e.g. [1] or [1, 2, 3]")
+    cores = number("cores") if "cores" in c and c["cores"] is not None else None
     cpu_max = number("cpu_max") if c.get("cpu_max") is not None else None
     if cpu_max is None and cores is None:
         raise bad("cpu_max", "a number > 0, or \"cores\" given (cpu_max = cores / replicas)")
     pct = number("mem_target_pct")
     if pct > 100:
         raise bad("mem_target_pct", "a percentage in (0, 100]")
-    return SearchConfig(target_users=whole("target_users"), replicas=tuple(reps),
+    return SearchConfig(target_users=whole(c.get("target_users"), "target_users"), replicas=tuple(reps),
                         cpu_min=number("cpu_min"), cpu_max=cpu_max, cores=cores,
                         resolution=number("resolution"), probe_mem=size("probe_mem"),
-                        max_probes=whole("max_probes"), mem_target_pct=pct,
+                        max_probes=whole(c["max_probes"], "max_probes"), mem_target_pct=pct,
                         mem_round=size("mem_round"))
 
 
@@ -272,7 +295,8 @@ def _bisect(state: SearchState, rs: ReplicaSearch, lookup: Lookup) -> None:
     r = f"r{rs.replicas}"
     while hi - lo > 1:
         if rs.probes >= c.max_probes:
-            rs.stop = f"max_probes {c.max_probes} reached before the bracket was {naming.cpu_text(c.resolution)} wide"
+            rs.stop = (f"max_probes {c.max_probes} reached before the bracket was "
+                       f"{naming.cpu_text(c.resolution)} wide")
             return
         mid = (lo + hi) // 2
         cpu = grid[mid]
@@ -310,7 +334,7 @@ def _bisect(state: SearchState, rs: ReplicaSearch, lookup: Lookup) -> None:
 def _side(grid, index, what) -> str:
     if 0 <= index < len(grid):
         return f"{naming.cpu_text(grid[index])} ({what})"
-    return f"{naming.cpu_text(grid[0])}" if index < 0 else f"{naming.cpu_text(grid[-1])}"
+    return f"cpu_min {naming.cpu_text(grid[0])}" if index < 0 else f"top {naming.cpu_text(grid[-1])}"
 
 
 def _confirm(state: SearchState, rs: ReplicaSearch, lookup: Lookup) -> None:
@@ -333,10 +357,11 @@ def _confirm(state: SearchState, rs: ReplicaSearch, lookup: Lookup) -> None:
     if status != "done":
         raise _Pending({
             "action": "run", "kind": "confirm", "cpu": cpu, "mem": mem, "replicas": rs.replicas,
-            "dir": rs.confirm_dir, "stale": status == "running",
+            "dir": rs.confirm_dir,
             "why": (f"r{rs.replicas}: confirm CPU {naming.cpu_text(cpu)} ({rs.stop}) with memory "
                     f"{mem} = peak {peak / MIB:.1f} MiB in the passing probes / "
-                    f"{c.mem_target_pct:g} %, rounded up to {c.mem_round}")})
+                    f"{c.mem_target_pct:g} %, rounded up to {c.mem_round}"),
+            "stale": status == "running"})
     rs.confirm_verdict = outcome.verdict
     if outcome.verdict == "pass":
         rs.cpu, rs.mem = cpu, mem
@@ -387,13 +412,18 @@ def outcome_of(result: dict) -> Outcome:
 
 
 def folder_lookup(run_dir: Path, run: dict) -> Lookup:
+    """Outcomes read from RUN_DIR's folders. A finished folder does not change, so its outcome is
+    kept for later replays with the same lookup; an absent or running one is looked at again."""
     settings = settings_from_run(run)
-    cache: dict[str, tuple[str, Outcome | None]] = {}
+    finished: dict[str, tuple[str, Outcome | None]] = {}
 
     def lookup(name: str):
-        if name not in cache:
-            cache[name] = _look(run_dir, name, run, settings)
-        return cache[name]
+        if name in finished:
+            return finished[name]
+        found = _look(run_dir, name, run, settings)
+        if found[0] == "done":
+            finished[name] = found
+        return found
     return lookup
 
 
@@ -413,12 +443,13 @@ def _look(run_dir: Path, name: str, run: dict, settings):
     return "done", outcome_of(result)
 
 
-def plan(run_dir: str | Path) -> SearchState:
+def plan(run_dir: str | Path, lookup: Lookup | None = None) -> SearchState:
+    """The search of RUN_DIR replayed over its folders (lookup: reuse one across calls)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(run_dir, "not a directory")
     config, run = read_config(run_dir)
-    return replay(config, folder_lookup(run_dir, run))
+    return replay(config, lookup or folder_lookup(run_dir, run))
 
 
 # ---------------------------------------------------------------- the report's view

@@ -37,7 +37,8 @@ def run_into(run_dir: Path, action: dict, step: dict, mem_mib: float = 300, seed
     name = search.naming.variant_name(action["cpu"], action["mem"], action["replicas"])
     limit = search.naming.docker_bytes(action["mem"])
     spec = VariantSpec(name, [StepSpec(50, **PASS, mem_frac=mem_mib * MIB / limit),
-                              StepSpec(TARGET, **step, mem_frac=mem_mib * MIB / limit)])
+                              StepSpec(TARGET, **step, mem_frac=mem_mib * MIB / limit)],
+                       step_duration=20)
     scratch = run_dir.parent / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
@@ -54,13 +55,16 @@ def threshold(cpu_needed: float, per_replica: bool = False):
     return outcome
 
 
-def drive(run_dir: Path, model, mem_mib=lambda action: 300, limit: int = 40) -> tuple[dict, list[dict]]:
-    """Call `next` and run what it says until done; returns (done, the run actions in order)."""
+def drive(run_dir: Path, model, mem_mib=lambda action: 300, limit: int = 40):
+    """Call `next` and run what it says until done; returns (done, the run actions in order,
+    the final search state)."""
     actions = []
+    lookup = search.folder_lookup(run_dir, search.read_config(run_dir)[1])  # read each folder once
     for _ in range(limit):
-        action = search.plan(run_dir).action
+        state = search.plan(run_dir, lookup)
+        action = state.action
         if action["action"] == "done":
-            return action, actions
+            return action, actions, state
         actions.append(action)
         run_into(run_dir, action, model(action), mem_mib(action), seed=len(actions))
     raise AssertionError(f"no done after {limit} steps: {actions[-3:]}")
@@ -72,7 +76,7 @@ def probes(actions):
 
 def test_bisection_converges_within_resolution_in_at_most_4_probes(tmp_path):
     run_dir = new_search(tmp_path)
-    done, actions = drive(run_dir, threshold(0.75))
+    done, actions, state = drive(run_dir, threshold(0.75))
     tried = [a["cpu"] for a in probes(actions)]
     assert len(tried) <= 4 and tried == [1.0, 0.5, 0.75]
     assert [a["dir"] for a in probes(actions)] == ["probe-01-c1-m2048M-r1", "probe-02-c0.5-m2048M-r1",
@@ -82,7 +86,6 @@ def test_bisection_converges_within_resolution_in_at_most_4_probes(tmp_path):
     assert confirm["kind"] == "confirm" and confirm["dir"] == "c0.75-m448M-r1"
     assert (confirm["cpu"], confirm["mem"]) == (0.75, "448M")
     assert (done["cpu"], done["mem"], done["replicas"]) == (0.75, "448M", 1)
-    state = search.plan(run_dir)
     assert state.searches[0].bracket == {"highest_failing_cpu": 0.5, "lowest_passing_cpu": 0.75}
 
 
@@ -93,16 +96,16 @@ def test_bisection_converges_within_resolution_in_at_most_4_probes(tmp_path):
 ])
 def test_bisection_edges(tmp_path, needed, answer, bracket):
     run_dir = new_search(tmp_path)
-    done, actions = drive(run_dir, threshold(needed))
+    done, actions, state = drive(run_dir, threshold(needed))
     assert len(probes(actions)) <= 4
     assert done["cpu"] == answer
-    b = search.plan(run_dir).searches[0].bracket
+    b = state.searches[0].bracket
     assert (b["highest_failing_cpu"], b["lowest_passing_cpu"]) == bracket
 
 
 def test_nothing_passes_is_done_with_null_answer_and_no_confirmation(tmp_path):
     run_dir = new_search(tmp_path)
-    done, actions = drive(run_dir, threshold(9))
+    done, actions, state = drive(run_dir, threshold(9))
     assert all(a["kind"] == "probe" for a in actions) and actions[-1]["cpu"] == 2.0
     assert (done["cpu"], done["mem"], done["replicas"]) == (None, None, None)
     assert "fails" in done["why"]
@@ -117,11 +120,10 @@ def test_invalid_probe_is_repeated_once_then_the_search_goes_on(tmp_path):
         if action["cpu"] == 0.5 and sum(d.endswith("c0.5-m2048M-r1") for d in seen) == 1:
             return INVALID
         return threshold(0.75)(action)
-    done, actions = drive(run_dir, model)
+    done, actions, state = drive(run_dir, model)
     assert [a["cpu"] for a in probes(actions)] == [1.0, 0.5, 0.5, 0.75]
     assert "repeat" in probes(actions)[2]["why"] and "invalid" in probes(actions)[2]["why"]
     assert done["cpu"] == 0.75
-    state = search.plan(run_dir)
     assert [p.verdict for p in state.probes] == ["pass", "invalid", "fail", "pass"]
     assert state.probes[2].reasons[0] == "repeat of probe-02-c0.5-m2048M-r1 (invalid)"
 
@@ -129,9 +131,8 @@ def test_invalid_probe_is_repeated_once_then_the_search_goes_on(tmp_path):
 def test_twice_inconclusive_stops_with_the_bracket_so_far(tmp_path):
     run_dir = new_search(tmp_path)
     model = lambda a: INVALID if a["cpu"] == 0.5 else threshold(0.75)(a)  # noqa: E731
-    done, actions = drive(run_dir, model)
+    done, actions, state = drive(run_dir, model)
     assert [a["cpu"] for a in probes(actions)] == [1.0, 0.5, 0.5]
-    state = search.plan(run_dir)
     rs = state.searches[0]
     assert rs.bracket == {"highest_failing_cpu": None, "lowest_passing_cpu": 1.0}
     assert "inconclusive twice" in rs.stop
@@ -142,9 +143,9 @@ def test_twice_inconclusive_stops_with_the_bracket_so_far(tmp_path):
 
 def test_max_probes_bound_reports_the_best_bracket(tmp_path):
     run_dir = new_search(tmp_path, max_probes=2)
-    done, actions = drive(run_dir, threshold(0.75))
+    done, actions, state = drive(run_dir, threshold(0.75))
     assert [a["cpu"] for a in probes(actions)] == [1.0, 0.5]
-    rs = search.plan(run_dir).searches[0]
+    rs = state.searches[0]
     assert rs.bracket == {"highest_failing_cpu": 0.5, "lowest_passing_cpu": 1.0}
     assert "max_probes 2" in rs.stop
     assert actions[-1] == {**actions[-1], "kind": "confirm", "cpu": 1.0, "dir": "c1-m448M-r1"}
@@ -187,8 +188,8 @@ def test_memory_is_the_peak_of_the_passing_probes(tmp_path):
     run_dir = new_search(tmp_path)
     # passing probes use more memory at lower CPU; failing ones more still (they must not count)
     mem = lambda a: {1.0: 250, 0.75: 300, 0.5: 700}[a["cpu"]] if a["kind"] == "probe" else 300  # noqa: E731
-    done, _ = drive(run_dir, threshold(0.75), mem_mib=mem)
-    rs = search.plan(run_dir).searches[0]
+    done, _, state = drive(run_dir, threshold(0.75), mem_mib=mem)
+    rs = state.searches[0]
     assert rs.peak_mem_bytes == 300 * MIB
     assert done["mem"] == "448M"
 
@@ -196,7 +197,7 @@ def test_memory_is_the_peak_of_the_passing_probes(tmp_path):
 def test_failed_confirmation_gives_a_null_answer_with_the_reason(tmp_path):
     run_dir = new_search(tmp_path)
     model = lambda a: FAIL if a["kind"] == "confirm" else threshold(0.75)(a)  # noqa: E731
-    done, actions = drive(run_dir, model)
+    done, actions, state = drive(run_dir, model)
     assert actions[-1]["kind"] == "confirm"
     assert (done["cpu"], done["mem"], done["replicas"]) == (None, None, None)
     assert "confirmation run c0.75-m448M-r1 fail" in done["why"]
@@ -207,7 +208,7 @@ def test_by_replicas_picks_the_cheapest_total(tmp_path):
     run_dir = new_search(tmp_path, replicas=[1, 2, 3], cores=3)
     need = {1: 2.0, 2: 0.5, 3: 0.5}
     model = lambda a: PASS if a["cpu"] >= need[a["replicas"]] else FAIL  # noqa: E731
-    done, actions = drive(run_dir, model, mem_mib=lambda a: 300 if a["replicas"] == 1 else 200)
+    done, actions, state = drive(run_dir, model, mem_mib=lambda a: 300 if a["replicas"] == 1 else 200)
     assert (done["cpu"], done["replicas"], done["mem"]) == (0.5, 2, "320M")
     assert [a["dir"] for a in actions if a["kind"] == "confirm"] == ["c2-m448M-r1", "c0.5-m320M-r2",
                                                                      "c0.5-m320M-r3"]
@@ -217,14 +218,37 @@ def test_by_replicas_picks_the_cheapest_total(tmp_path):
     assert max(a["cpu"] for a in probes(actions) if a["replicas"] == 3) <= 1.0  # cores / replicas
 
 
-def test_bad_search_json_exits_2_with_one_line(tmp_path):
-    run_dir = new_search(tmp_path, resolution=0)
-    done = subprocess.run([sys.executable, str(SEARCH), "next", str(run_dir)], capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1 and "resolution=0" in done.stderr
-    (run_dir / "search.json").unlink()
+@pytest.mark.parametrize("bad, expected", [
+    ({"resolution": 0}, "resolution=0"), ({"replicas": []}, "replicas=[]"),
+    ({"cpu_max": None, "cores": None}, "cpu_max"), ({"probe_mem": "lots"}, "probe_mem='lots'"),
+    ({"mem_target_pct": 120}, "mem_target_pct=120"), ({"target_users": "ten"}, "target_users='ten'"),
+    ({"max_probes": 2.5}, "max_probes=2.5"),
+])
+def test_bad_search_json_exits_2_with_one_line(tmp_path, capsys, bad, expected):
+    run_dir = new_search(tmp_path, **bad)
     assert search.main(["next", str(run_dir)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.strip().splitlines()) == 1
+    assert out.err.startswith("error: ") and "search.json" in out.err and expected in out.err
+
+
+def test_search_json_as_ansible_extra_vars_give_it():
+    config = search.parse_config({"target_users": "100", "replicas": "1, 2,3", "cpu_min": "0.5",
+                                  "cpu_max": "", "cores": "4", "resolution": "0.5", "max_probes": "6",
+                                  "mem_target_pct": "80"})
+    assert (config.target_users, config.replicas, config.max_probes) == (100, (1, 2, 3), 6)
+    assert config.grid(1) == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    assert config.grid(3) == [0.5, 1.0]  # 4 cores / 3 = 1.33, floored onto the grid
+    assert (config.probe_mem, config.mem_round, config.mem_target_pct) == ("2G", "64M", 80.0)
+    capped = search.parse_config({"target_users": 100, "cpu_max": 1.5, "cores": 2})
+    assert capped.grid(1)[-1] == 1.5 and capped.grid(2)[-1] == 1.0  # never above cores / replicas
+    assert search.parse_config({"target_users": 100, "cpu_max": 1.5}).grid(4)[-1] == 1.5
+
+
+def test_no_search_json_exits_2(tmp_path, capsys):
+    write_run(tmp_path / "run", [], target_users=TARGET)
+    assert search.main(["next", str(tmp_path / "run")]) == 2
+    assert "search.json: missing" in capsys.readouterr().err
 
 
 def test_cli_prints_one_json_object(tmp_path):
@@ -235,13 +259,13 @@ def test_cli_prints_one_json_object(tmp_path):
     assert json.loads(done.stdout) == {
         "action": "run", "kind": "probe", "cpu": 1.0, "mem": "2G", "replicas": 1,
         "dir": "probe-01-c1-m2048M-r1", "stale": False,
-        "why": "r1 bisection: CPU 1, the middle of 0.25 .. 2"}
+        "why": "r1 bisection: CPU 1, the middle of cpu_min 0.25 .. top 2"}
 
 
 def test_report_of_a_finished_search(tmp_path, validate):
     run_dir = new_search(tmp_path, replicas=[1, 2], cores=2)
     model = lambda a: PASS if a["cpu"] * a["replicas"] >= 1.5 else FAIL  # noqa: E731
-    done, actions = drive(run_dir, model)
+    done, actions, state = drive(run_dir, model)
     assert report.main([str(run_dir)]) == 0
     summary = validate(json.loads((run_dir / "summary.json").read_text()))
     s = summary["search"]
