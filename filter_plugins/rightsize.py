@@ -133,6 +133,52 @@ def plan_variants(variants, cpu=None, mem=None, replicas=1, cores=None):
     return plan
 
 
+def search_replicas(text, default=1):
+    """The replica counts of search_replicas ("1,2,3"); [default] when empty."""
+    text = str(text or "").strip()
+    if not text:
+        return [int(default)]
+    return [_integer(part) for part in text.split(",")]
+
+
+def search_errors(hostvars):
+    """Problems with the search variables (only when search=true)."""
+    if str(hostvars.get("search", False)).lower() not in ("true", "yes", "1"):
+        return []
+    errors = []
+    if hostvars.get("cpu") not in (None, "") or hostvars.get("mem") not in (None, ""):
+        errors.append("cpu/mem: search=true finds them itself; drop -e cpu=... mem=...")
+    for name in ("search_cpu_min", "search_resolution"):
+        try:
+            if _number(hostvars.get(name)) <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{name}={hostvars.get(name)!r}: expected a number of CPUs > 0")
+    if hostvars.get("search_cpu_max") not in (None, ""):
+        try:
+            if _number(hostvars["search_cpu_max"]) < _number(hostvars.get("search_cpu_min")):
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"search_cpu_max={hostvars.get('search_cpu_max')!r}: expected a number >= search_cpu_min")
+    for name in ("search_probe_mem", "search_mem_round"):
+        try:
+            docker_bytes(hostvars.get(name))
+        except ValueError:
+            errors.append(f"{name}={hostvars.get(name)!r}: expected a docker memory size, e.g. 2G, 64M")
+    for name, low, high in (("search_max_probes", 1, 100), ("search_mem_target_pct", 1, 99)):
+        try:
+            if not low <= _integer(hostvars.get(name)) <= high:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{name}={hostvars.get(name)!r}: expected a whole number {low}-{high}")
+    try:
+        if any(count < 1 for count in search_replicas(hostvars.get("search_replicas"))):
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"search_replicas={hostvars.get('search_replicas')!r}: expected whole numbers >= 1, e.g. 1,2,3")
+    return errors
+
+
 def preflight_errors(hostvars):
     """Every problem with the public variables, as messages that name the variable."""
     errors = []
@@ -142,7 +188,10 @@ def preflight_errors(hostvars):
         errors.append(f"profile={profile!r}: expected one of {', '.join(sorted(profiles))}")
         return errors
     explicit = hostvars.get("cpu") not in (None, "") or hostvars.get("mem") not in (None, "")
-    if explicit:
+    searching = str(hostvars.get("search", False)).lower() in ("true", "yes", "1")
+    if searching:
+        pass
+    elif explicit:
         if hostvars.get("cpu") in (None, "") or hostvars.get("mem") in (None, ""):
             errors.append("cpu and mem: give both (e.g. -e 'cpu=0.5 mem=512M') or neither (run the variants list)")
         else:
@@ -164,6 +213,7 @@ def preflight_errors(hostvars):
             errors.append(f"{name}={hostvars.get(name)!r}: expected true or false")
     if str(hostvars.get("offline_images", "auto")).lower() not in ("auto", "true", "false", "yes", "no"):
         errors.append(f"offline_images={hostvars.get('offline_images')!r}: expected auto, true or false")
+    errors += search_errors(hostvars)
     errors += payload_errors(hostvars.get("api_payloads") or "")
     try:
         if not 1 <= _integer(hostvars.get("api_port", 8000)) <= 65535:
@@ -313,4 +363,5 @@ class FilterModule:
             "rs_payload_info": payload_info,
             "rs_probe_body": probe_body,
             "rs_loosened_hardening": loosened_hardening,
+            "rs_search_replicas": search_replicas,
         }
