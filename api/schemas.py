@@ -13,19 +13,22 @@ _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 Metres = Annotated[float, Field(ge=0, le=100_000, description="metres, >= 0")]
 Hillshade = Annotated[float, Field(ge=0, le=255, description="hillshade index 0-255")]
 
+# The seed's example request (its README), shown in /docs and used by tests and the benchmark.
+EXAMPLE_ROW = {
+    "elevation": 2500, "aspect": 180, "slope": 15,
+    "horizontal_distance_to_hydrology": 200, "vertical_distance_to_hydrology": 50,
+    "horizontal_distance_to_roadways": 1000, "hillshade_9am": 200,
+    "hillshade_noon": 230, "hillshade_3pm": 150,
+    "horizontal_distance_to_fire_points": 800, "wilderness_area": 1, "soil_type": 10,
+}
+
 
 class CoverRow(BaseModel):
     """One 30 m x 30 m cell of the Roosevelt National Forest (the seed's 12 fields)."""
 
     model_config = ConfigDict(
         **_STRICT,
-        json_schema_extra={"examples": [{
-            "elevation": 2500, "aspect": 180, "slope": 15,
-            "horizontal_distance_to_hydrology": 200, "vertical_distance_to_hydrology": 50,
-            "horizontal_distance_to_roadways": 1000, "hillshade_9am": 200,
-            "hillshade_noon": 230, "hillshade_3pm": 150,
-            "horizontal_distance_to_fire_points": 800, "wilderness_area": 1, "soil_type": 10,
-        }]},
+        json_schema_extra={"examples": [EXAMPLE_ROW]},
     )
 
     elevation: float = Field(ge=-500, le=9_000, description="metres above sea level")

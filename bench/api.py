@@ -42,13 +42,9 @@ NAME_PREFIX = "rs-bench-"
 IMAGES = {"api": "rightsize/inference-api:bench", "seed": "rightsize/bench-seed:latest",
           "ceiling": "rightsize/bench-ceiling:latest"}
 TARGETS = ("api", "seed", "ceiling")
-ROW = {
-    "elevation": 2500, "aspect": 180, "slope": 15,
-    "horizontal_distance_to_hydrology": 200, "vertical_distance_to_hydrology": 50,
-    "horizontal_distance_to_roadways": 1000, "hillshade_9am": 200, "hillshade_noon": 230,
-    "hillshade_3pm": 150, "horizontal_distance_to_fire_points": 800,
-    "wilderness_area": 1, "soil_type": 10,
-}
+if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
+    sys.path.insert(0, str(REPO))
+from api.schemas import EXAMPLE_ROW as ROW  # noqa: E402
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]

@@ -11,13 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
     sys.path.insert(0, str(REPO))
 
-EXAMPLE_ROW = {
-    "elevation": 2500, "aspect": 180, "slope": 15,
-    "horizontal_distance_to_hydrology": 200, "vertical_distance_to_hydrology": 50,
-    "horizontal_distance_to_roadways": 1000, "hillshade_9am": 200, "hillshade_noon": 230,
-    "hillshade_3pm": 150, "horizontal_distance_to_fire_points": 800,
-    "wilderness_area": 1, "soil_type": 10,
-}
+from api.schemas import EXAMPLE_ROW  # noqa: E402  (after the sys.path line)
 
 
 def pytest_configure(config):

@@ -7,6 +7,7 @@ else local/python:3.11-slim when that image exists, else the Dockerfile default)
 from __future__ import annotations
 
 import json
+import sys
 import os
 import shutil
 import socket
@@ -23,13 +24,9 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 TAG = "rightsize/inference-api:test"
 PREFIX = "rs-apitest-"
-ROW = {
-    "elevation": 2500, "aspect": 180, "slope": 15,
-    "horizontal_distance_to_hydrology": 200, "vertical_distance_to_hydrology": 50,
-    "horizontal_distance_to_roadways": 1000, "hillshade_9am": 200, "hillshade_noon": 230,
-    "hillshade_3pm": 150, "horizontal_distance_to_fire_points": 800,
-    "wilderness_area": 1, "soil_type": 10,
-}
+if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
+    sys.path.insert(0, str(REPO))
+from api.schemas import EXAMPLE_ROW as ROW  # noqa: E402
 JSON = {"content-type": "application/json"}
 BAD_INPUTS = {  # name: (body, headers, expected status)
     "invalid json": (b'{"elevation": 2500,', JSON, 400),
