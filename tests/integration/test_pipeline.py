@@ -116,3 +116,14 @@ def test_bad_variables_fail_before_anything_is_deployed(tmp_path, extra, named):
     assert "Provision" not in result.stdout.split("PLAY RECAP")[0].split("Invalid variables")[0][-200:]
     assert list(tmp_path.iterdir()) == []
     assert rightsize_containers() == []
+
+
+def test_check_mode_changes_nothing(tmp_path, docker_ready):
+    result = ansible_playbook("--check", "--diff", "sweep.yml", "-e", "cpu=0.5 mem=512M",
+                              "-e", f"results_dir={tmp_path} run_id=checked")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "--check: deploy, load, collect and report are skipped" in result.stdout
+    assert "report skipped under --check" in result.stdout
+    assert "Render the compose file of the variant" in result.stdout  # diffed, not deployed
+    assert list(tmp_path.iterdir()) == []
+    assert rightsize_containers() == []
