@@ -5,9 +5,11 @@ describe them in words. Figures that cannot be measured are None (null in summar
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -272,12 +274,24 @@ def generator_timeseries(loadgen: pd.DataFrame | None) -> pd.DataFrame:
 # ---------------------------------------------------------------- steps
 
 
+def _load_step_schedule():
+    """locust/steps.py, the schedule the Locust step shape runs (pure, no Locust import)."""
+    path = Path(__file__).resolve().parents[1] / "locust" / "steps.py"
+    spec = importlib.util.spec_from_file_location("rightsize_steps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.step_users
+
+
+step_users = _load_step_schedule()
+
+
 def planned_users(meta: dict | None, run_vars: dict | None) -> list[int]:
     """users_step, 2*users_step, ... up to users (the last step capped at users)."""
     for source in (meta or {}, run_vars or {}):
         users, step = source.get("users"), source.get("users_step")
         if isinstance(users, int) and isinstance(step, int) and users >= 1 and step >= 1:
-            return [min(k * step, users) for k in range(1, math.ceil(users / step) + 1)]
+            return step_users(users, step)
     return []
 
 

@@ -4,6 +4,7 @@ Kept free of Ansible imports except for the FilterModule shim at the end, so the
 them directly and collect/ can share the naming rule.
 """
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -233,13 +234,21 @@ def preflight_errors(hostvars):
     return errors
 
 
+def _load_steps():
+    """locust/steps.py, the schedule the step shape runs: one definition for Locust and the plays."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "locust", "steps.py")
+    spec = importlib.util.spec_from_file_location("rightsize_steps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_STEPS = _load_steps()
+
+
 def steps_planned(users, users_step):
     """The user count of each step: +users_step up to users."""
-    users, users_step = int(users), int(users_step)
-    counts = list(range(users_step, users + 1, users_step))
-    if not counts or counts[-1] != users:
-        counts.append(users)
-    return counts
+    return _STEPS.step_users(int(users), int(users_step))
 
 
 def container_summary(inspect):
