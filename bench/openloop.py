@@ -71,6 +71,7 @@ class OpenLoop:
         self.idle: collections.deque[Connection] = collections.deque()
         self.backlog: collections.deque[float] = collections.deque()
         self.latencies: list[float] = []
+        self.by_status: dict[int, list[float]] = collections.defaultdict(list)
         self.statuses: collections.Counter = collections.Counter()
         self.sent = 0
         self.total = int(rate * duration)
@@ -84,7 +85,9 @@ class OpenLoop:
             self.idle.append(connection)
 
     def done(self, connection: Connection, status: int) -> None:
-        self.latencies.append(time.perf_counter() - connection.due)
+        latency = time.perf_counter() - connection.due
+        self.latencies.append(latency)
+        self.by_status[status].append(latency)
         self.statuses[status] += 1
         if len(self.latencies) == self.sent and self.sent >= self.total:
             self.finished.set()
@@ -121,10 +124,15 @@ class OpenLoop:
         cpu = time.process_time() - cpu_start
         self.latencies.sort()
 
-        def pct(p: float) -> float | None:
-            if not self.latencies:
+        def pct(p: float, latencies: list[float] = self.latencies) -> float | None:
+            if not latencies:
                 return None
-            return 1000 * self.latencies[min(len(self.latencies) - 1, int(p / 100 * len(self.latencies)))]
+            return 1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+
+        by_status = {}
+        for status, latencies in sorted(self.by_status.items()):
+            latencies.sort()
+            by_status[str(status)] = {f"p{p}_ms": pct(p, latencies) for p in (50, 95, 99, 100)}
 
         ok = sum(count for status, count in self.statuses.items() if 200 <= status < 300)
         return {
@@ -132,6 +140,7 @@ class OpenLoop:
             "ok": ok, "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "achieved_rate": len(self.latencies) / elapsed, "send_seconds": send_end - start,
             "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "max_ms": pct(100),
+            "latency_by_status": by_status,
             "generator_cpu": cpu / elapsed, "lost_connections": self.lost_connections,
         }
 

@@ -224,6 +224,14 @@ def preflight_errors(hostvars):
     for name in ("api_health_path", "api_predict_path"):
         if not str(hostvars.get(name, "/")).startswith("/"):
             errors.append(f"{name}={hostvars.get(name)!r}: expected a path starting with /")
+    if str(hostvars.get("api_proxy", "auto")) not in ("auto", "always"):
+        errors.append(f"api_proxy={hostvars.get('api_proxy')!r}: expected auto (nginx when replicas > 1) or always")
+    try:
+        if _integer(hostvars.get("api_proxy_max_in_flight", 0)) < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"api_proxy_max_in_flight={hostvars.get('api_proxy_max_in_flight')!r}: "
+                      "expected a whole number >= 0 (0 = no bound)")
     if not isinstance(hostvars.get("api_env", {}), dict):
         errors.append(f"api_env={hostvars.get('api_env')!r}: expected a mapping of environment variables")
     if not isinstance(hostvars.get("api_tmpfs", []), list):

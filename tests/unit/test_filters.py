@@ -73,6 +73,9 @@ def test_preflight_accepts_the_defaults():
     ({"run_id": "../x"}, "run_id="),
     ({"keep": "maybe"}, "keep="),
     ({"variants": [{"cpu": 0, "mem": "1G"}]}, "variants[0]"),
+    ({"api_proxy": "sometimes"}, "api_proxy='sometimes': expected auto"),
+    ({"api_proxy_max_in_flight": "-1"}, "api_proxy_max_in_flight="),
+    ({"api_proxy_max_in_flight": "lots"}, "api_proxy_max_in_flight="),
 ])
 def test_preflight_names_the_bad_variable(override, named):
     errors = rightsize.preflight_errors({**GROUP_VARS, **override})
