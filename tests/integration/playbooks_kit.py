@@ -20,16 +20,28 @@ def validate_summary(summary):
     jsonschema.validate(summary, json.loads(schema_path().read_text()))
 
 
-def ansible_playbook(*args, inventory=None, timeout=1800):
-    """Run ansible-playbook from the repo root; returns the CompletedProcess (output in .stdout)."""
+def _command(args, inventory):
     command = [str(BIN / "ansible-playbook"), *args]
     if inventory:
         command[1:1] = ["-i", str(inventory)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    return command, env
+
+
+def ansible_playbook(*args, inventory=None, timeout=1800):
+    """Run ansible-playbook from the repo root; returns the CompletedProcess (output in .stdout)."""
+    command, env = _command(args, inventory)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     result.stdout += result.stderr
     return result
+
+
+def start_playbook(*args, inventory=None):
+    """ansible-playbook in the background, in its own session (signal its group as Ctrl-C would)."""
+    command, env = _command(args, inventory)
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
 
 
 def recap(output):

@@ -2,13 +2,12 @@
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from playbooks_kit import BIN, ROOT, ansible_playbook, rightsize_containers, validate_summary
+from playbooks_kit import ansible_playbook, rightsize_containers, start_playbook, validate_summary
 
 pytestmark = pytest.mark.integration
 REMOTE_RUNS = Path("/var/tmp/rightsize/runs")
@@ -20,12 +19,7 @@ def unique(name):
 
 
 def start_sweep(run_id, results, extra="users=400 users_step=200 step_duration=20"):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.Popen(
-        [str(BIN / "ansible-playbook"), "sweep.yml", "-e", f"cpu=0.5 mem=512M {extra}",
-         "-e", f"results_dir={results} run_id={run_id}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+    return start_playbook("sweep.yml", "-e", f"cpu=0.5 mem=512M {extra}", "-e", f"results_dir={results} run_id={run_id}")
 
 
 def wait_for_load(run_id, timeout=600):

@@ -1,0 +1,115 @@
+"""Faults across hosts: a Locust worker killed on a remote loadgen host, Ctrl-C with remote workers.
+
+The target is the box (10.88.0.1), the master and two workers run on rzlg1, two more workers on
+rzlg2, each over real SSH. Every load is bounded: the sweeps are short and every remote process
+runs under rs-bg's deadline; the processes signalled are the ones this test's sweep started
+(read from the pid files of its own run id on the lab host).
+"""
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from playbooks_kit import ansible_playbook, rightsize_containers, start_playbook, validate_summary  # noqa: E402
+
+pytestmark = [pytest.mark.lab, pytest.mark.integration]
+VARIANT = "c0.5-m512M-r1"
+RUNS = "/var/tmp/rightsize/runs"   # on each loadgen host (a private /var/tmp per lab host)
+
+# Prints "pid state" for every pid file of a run on the host it runs on (state "-" when gone).
+PROCESS_STATES = r"""
+import glob, sys
+for path in sorted(glob.glob(sys.argv[1] + "/*/pids/*.pid")):
+    pid = open(path).read().strip()
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "-"
+    print(pid, state, path.rsplit("/", 1)[1])
+"""
+
+
+def start_lab_sweep(lab, run_id, results, extra):
+    return start_playbook("sweep.yml", "-e", f"cpu=0.5 mem=512M {extra}",
+                          "-e", f"results_dir={results} run_id={run_id}", inventory=lab.inventory)
+
+
+def wait_for_load(lab, run_id, timeout=600):
+    """Until the master (on the first loadgen host) has written its first step row."""
+    steps = f"{RUNS}/{run_id}/{VARIANT}/steps.csv"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = lab.ssh(lab.hosts[0], f"cat {steps} 2>/dev/null | wc -l", check=False).stdout.strip()
+        if rows.isdigit() and int(rows) >= 2:
+            return
+        time.sleep(2)
+    raise AssertionError(f"the load of {run_id} never started on {lab.hosts[0].name}")
+
+
+def processes(lab, host, run_id):
+    """[(pid, state, pid file name)] of the run's processes on one lab host."""
+    out = lab.ssh(host, f"python3 -c '{PROCESS_STATES}' {RUNS}/{run_id}").stdout
+    return [tuple(line.split()) for line in out.splitlines()]
+
+
+def running(lab, host, run_id):
+    return [(pid, name) for pid, state, name in processes(lab, host, run_id) if state not in ("-", "Z")]
+
+
+def stop(sweep, sig):
+    if sweep.poll() is None:
+        os.killpg(sweep.pid, sig)
+
+
+def test_worker_killed_on_a_remote_host_invalidates_the_run(lab, tmp_path):
+    run_id = f"lab-kill-{int(time.time())}"
+    remote = lab.hosts[-1]   # a workers-only host: the master runs on the first one
+    sweep = start_lab_sweep(lab, run_id, tmp_path, "users=400 users_step=200 step_duration=20")
+    try:
+        wait_for_load(lab, run_id)
+        time.sleep(5)
+        workers = [pid for pid, name in running(lab, remote, run_id) if name.startswith("worker-")]
+        assert workers, f"no running worker of {run_id} on {remote.name}"
+        lab.ssh(remote, f"kill -9 {workers[0]}")
+        output, _ = sweep.communicate(timeout=600)
+    finally:
+        stop(sweep, signal.SIGTERM)
+    expected = 2 * len(lab.hosts)
+    assert sweep.returncode != 0, output[-3000:]
+    assert f"fewest during the run: {expected - 1}" in output, output[-3000:]
+    variant = tmp_path / run_id / VARIANT
+    for name in ["locust_stats.csv", "steps.csv", "master_workers.csv", f"loadgen/{remote.name}.csv"]:
+        assert (variant / name).is_file(), name
+    for host in lab.hosts:   # every host's latency files came back, the killed worker's included
+        assert len(list((variant / "latency").glob(f"{host.name}-*.csv"))) == 2, host.name
+    summary = json.loads((tmp_path / run_id / "summary.json").read_text())
+    validate_summary(summary)
+    assert summary["valid"] is False
+    assert any("worker" in reason.lower() for reason in summary["reasons"]), summary["reasons"]
+    assert rightsize_containers() == []
+    for host in lab.hosts:
+        assert running(lab, host, run_id) == [], host.name
+
+
+def test_ctrl_c_with_remote_workers_then_teardown_leaves_nothing(lab, tmp_path):
+    run_id = f"lab-interrupt-{int(time.time())}"
+    sweep = start_lab_sweep(lab, run_id, tmp_path, "users=400 users_step=200 step_duration=60")
+    try:
+        wait_for_load(lab, run_id)
+        stop(sweep, signal.SIGINT)   # Ctrl-C: the play's always sections do not run
+        sweep.communicate(timeout=120)
+    finally:
+        stop(sweep, signal.SIGKILL)
+    left = {host.name: running(lab, host, run_id) for host in lab.hosts}
+    assert all(left.values()), f"the interrupted run should still be loading on every host: {left}"
+    assert rightsize_containers() != []
+    down = ansible_playbook("teardown.yml", inventory=lab.inventory)
+    assert down.returncode == 0, down.stdout[-3000:]
+    time.sleep(1)
+    assert {host.name: running(lab, host, run_id) for host in lab.hosts} == {h.name: [] for h in lab.hosts}
+    assert rightsize_containers() == []
