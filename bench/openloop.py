@@ -60,14 +60,15 @@ class Connection(asyncio.Protocol):
 
 
 class OpenLoop:
-    def __init__(self, url: str, body: bytes, rate: float, duration: float, connections: int):
+    def __init__(self, url: str, body: bytes, rate: float, duration: float, connections: int,
+                 drain: float = 10.0):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.request = (
             f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
-        self.rate, self.duration, self.n_connections = rate, duration, connections
+        self.rate, self.duration, self.n_connections, self.drain = rate, duration, connections, drain
         self.idle: collections.deque[Connection] = collections.deque()
         self.backlog: collections.deque[float] = collections.deque()
         self.latencies: list[float] = []
@@ -117,7 +118,7 @@ class OpenLoop:
             await asyncio.sleep(max(0.0, start + self.sent * interval - time.perf_counter()))
         send_end = time.perf_counter()
         try:
-            await asyncio.wait_for(self.finished.wait(), timeout=10)
+            await asyncio.wait_for(self.finished.wait(), timeout=self.drain)
         except asyncio.TimeoutError:
             pass
         elapsed = time.perf_counter() - start
@@ -139,6 +140,7 @@ class OpenLoop:
             "target_rate": self.rate, "sent": self.sent, "completed": len(self.latencies),
             "ok": ok, "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "achieved_rate": len(self.latencies) / elapsed, "send_seconds": send_end - start,
+            "elapsed_seconds": elapsed, "ok_rate": ok / elapsed,
             "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "max_ms": pct(100),
             "latency_by_status": by_status,
             "generator_cpu": cpu / elapsed, "lost_connections": self.lost_connections,
@@ -152,14 +154,18 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending (bounded)")
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--body-file", required=True)
+    parser.add_argument("--drain", type=float, default=10.0,
+                        help="seconds to wait for the answers after the last send (bounded)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 120:
         parser.error("--duration must be in (0, 120] seconds")
+    if not 0 <= args.drain <= 120:
+        parser.error("--drain must be in [0, 120] seconds")
     if urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("load goes to the loopback interface only")
     with open(args.body_file, "rb") as handle:
         body = handle.read()
-    generator = OpenLoop(args.url, body, args.rate, args.duration, args.connections)
+    generator = OpenLoop(args.url, body, args.rate, args.duration, args.connections, args.drain)
     result = asyncio.run(generator.run())
     result["generator_max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     json.dump(result, sys.stdout)
