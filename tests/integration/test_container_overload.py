@@ -19,7 +19,7 @@ import uuid
 import httpx
 import pytest
 
-from playbooks_kit import ROOT, ansible_playbook, rightsize_containers
+from playbooks_kit import ROOT, ansible_playbook, recap, rightsize_containers
 
 pytestmark = pytest.mark.integration
 IMAGE = "rightsize/inference-api:latest"   # built by `make provision` (make test does it first)
@@ -30,6 +30,7 @@ SLO_P95_MS = 1000
 # 503 from nginx: microseconds of work; 50 ms leaves room for a noisy 2-core box (measured p95 1.4 ms)
 FAST_503_P95_MS = 50
 PROXY_PORT = 18123
+STACK = f"cpu=0.1 mem=256M api_proxy=always api_proxy_max_in_flight=32 entry_port={PROXY_PORT}"
 
 
 def openloop(url, rate, duration, body_file, connections=256, drain=10):
@@ -79,8 +80,7 @@ def small_api(docker_ready):
 @pytest.fixture(scope="module")
 def shedding_stack(docker_ready):
     """The playbook's deployment of c0.1-m256M-r1 with nginx in front bounding requests in flight."""
-    extra = f"cpu=0.1 mem=256M api_proxy=always api_proxy_max_in_flight=32 entry_port={PROXY_PORT}"
-    deployed = ansible_playbook("playbooks/deploy.yml", "-e", extra)
+    deployed = ansible_playbook("playbooks/deploy.yml", "-e", STACK)
     try:
         assert deployed.returncode == 0, deployed.stdout[-3000:]
         roles = subprocess.run(["docker", "ps", "--filter", "label=io.rightsize.managed=true",
@@ -160,3 +160,19 @@ def test_shed_answer_matches_the_api(shedding_stack):
     assert shed[0].headers["retry-after"] == "1"
     assert shed[0].headers["content-type"].startswith("application/json")
     assert shed[0].json() == {"detail": "Too many requests in flight; retry later"}
+
+
+def test_proxy_layout_is_hardened_and_a_second_deploy_changes_nothing(shedding_stack):
+    again = ansible_playbook("playbooks/deploy.yml", "-e", STACK)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["localhost"]["changed"] == 0, again.stdout[-3000:]
+    [lb] = subprocess.run(["docker", "ps", "-q", "--filter", "label=io.rightsize.role=lb"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    inspected = json.loads(subprocess.run(["docker", "inspect", lb], capture_output=True, text=True,
+                                          check=True).stdout)[0]
+    host = inspected["HostConfig"]
+    assert inspected["Config"]["User"] == "33:33"  # www-data, from the image
+    assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in host["SecurityOpt"] and host["PidsLimit"] == 64
+    assert [binding["HostIp"] for binding in host["PortBindings"]["8080/tcp"]] == ["127.0.0.1"]
+    assert httpx.get(f"{shedding_stack}/health", timeout=5).headers["server"] == "nginx"  # no version

@@ -1,6 +1,7 @@
 """The walking skeleton end to end on the local inventory: deploy, Locust, fetch, report."""
 import json
 import subprocess
+import uuid
 
 import pandas as pd
 import pytest
@@ -10,12 +11,15 @@ from playbooks_kit import ansible_playbook, recap, rightsize_containers, validat
 pytestmark = pytest.mark.integration
 
 SWEEP = "cpu=0.5 mem=512M users=600 users_step=300 step_duration=20"
+# a value given to the API's environment, as a token would be: it must not reach the results
+SECRET = "rs-secret-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
 def short_sweep(tmp_path_factory, docker_ready):
     results = tmp_path_factory.mktemp("results")
-    result = ansible_playbook("sweep.yml", "-e", SWEEP, "-e", f"results_dir={results} run_id=it-sweep")
+    result = ansible_playbook("sweep.yml", "-e", SWEEP, "-e", f"results_dir={results} run_id=it-sweep",
+                              "-e", json.dumps({"api_env": {"API_TEST_TOKEN": SECRET}}))
     return result, results / "it-sweep"
 
 
@@ -66,6 +70,29 @@ def test_summary_is_schema_valid_and_measured(short_sweep):
 
 
 def test_sweep_removes_the_variant(short_sweep):
+    assert rightsize_containers() == []
+
+
+def test_no_secret_reaches_the_results_or_the_output(short_sweep):
+    result, run = short_sweep
+    files = [path for path in run.rglob("*") if path.is_file()]
+    assert len(files) > 10
+    leaked = [str(path) for path in files if SECRET in path.read_text(errors="ignore")]
+    assert leaked == [] and SECRET not in result.stdout
+    assert json.loads((run / "run.json").read_text())["manifest"]["service"]["env_keys"] == ["API_TEST_TOKEN"]
+
+
+def test_inventory_without_loadgen_hosts_is_refused(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"children": {
+        "target": {"hosts": {"localhost": {"ansible_connection": "local",
+                                           "ansible_python_interpreter": "/usr/bin/python3"}}},
+        "loadgen": {"hosts": {}}}}}))
+    result = ansible_playbook("sweep.yml", "-e", "cpu=0.5 mem=512M", "-e", f"results_dir={tmp_path / 'results'}",
+                              inventory=inventory)
+    assert result.returncode != 0
+    assert "at least one in group 'loadgen' (has 0)" in result.stdout, result.stdout[-2000:]
+    assert "Provision" not in result.stdout and not (tmp_path / "results").exists()
     assert rightsize_containers() == []
 
 
