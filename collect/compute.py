@@ -530,6 +530,9 @@ def variant_result(v, run: dict, s: Settings) -> dict:
         reasons.extend(f"at {judged['users']} users: {r}" for r in judged["reasons"])
     if res["status"] == "failed":
         reasons.append(f"variant.json status failed: {res['error'] or 'no error given'}")
+    elif res["status"] == "interrupted":
+        reasons.append("interrupted before the variant ended: teardown.yml collected what every host "
+                       "had measured; complete steps are judged, the rest is not")
     if res["steps_missing"]:
         reasons.append("steps not run: " + ", ".join(str(u) for u in res["steps_missing"]) + " users")
     res["reasons"] = reasons + res["notes"]

@@ -22,15 +22,15 @@ def start_sweep(run_id, results, extra="users=400 users_step=200 step_duration=2
     return start_playbook("sweep.yml", "-e", f"cpu=0.5 mem=512M {extra}", "-e", f"results_dir={results} run_id={run_id}")
 
 
-def wait_for_load(run_id, timeout=600):
-    """Wait until the first step runs; returns the variant's folder on this host."""
+def wait_for_load(run_id, steps=1, timeout=600):
+    """Wait until `steps` steps have started; returns the variant's folder on this host."""
     folder = REMOTE_RUNS / run_id / VARIANT
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if (folder / "steps.csv").exists() and len((folder / "steps.csv").read_text().splitlines()) >= 2:
+        if (folder / "steps.csv").exists() and len((folder / "steps.csv").read_text().splitlines()) >= 1 + steps:
             return folder
         time.sleep(1)
-    raise AssertionError(f"the load of {run_id} never started")
+    raise AssertionError(f"the load of {run_id} never started step {steps}")
 
 
 def alive(pid):
@@ -70,11 +70,11 @@ def test_worker_killed_midrun_invalidates_the_run_and_keeps_the_csvs(tmp_path, d
     assert rightsize_containers() == []
 
 
-def test_interrupted_run_then_teardown_leaves_nothing(tmp_path, docker_ready):
+def test_interrupted_run_then_teardown_leaves_nothing_and_keeps_what_was_measured(tmp_path, docker_ready):
     run_id = unique("it-interrupt")
-    sweep = start_sweep(run_id, tmp_path, "users=400 users_step=200 step_duration=60")
+    sweep = start_sweep(run_id, tmp_path, "users=400 users_step=200 step_duration=30")
     try:
-        folder = wait_for_load(run_id)
+        folder = wait_for_load(run_id, steps=2)  # the 200-user step is complete
         os.killpg(sweep.pid, signal.SIGINT)  # Ctrl-C: Ansible's always sections do not run
         sweep.communicate(timeout=120)
     finally:
@@ -83,11 +83,27 @@ def test_interrupted_run_then_teardown_leaves_nothing(tmp_path, docker_ready):
     pids = locust_pids(folder)
     assert pids and any(alive(pid) for pid in pids), "the interrupted run should still be loading"
     assert rightsize_containers() != []
-    down = ansible_playbook("teardown.yml")
+    run = tmp_path / run_id
+    assert json.loads((run / VARIANT / "variant.json").read_text())["status"] == "running"
+    assert not (run / VARIANT / "steps.csv").exists(), "nothing fetched before the teardown"
+    down = ansible_playbook("teardown.yml", "-e", f"results_dir={tmp_path}")
     assert down.returncode == 0, down.stdout[-3000:]
     time.sleep(1)
     assert [pid for pid in pids if alive(pid)] == []
     assert rightsize_containers() == []
+    # what was measured until Ctrl-C came back, and the report is rendered from it
+    assert json.loads((run / VARIANT / "variant.json").read_text())["status"] == "interrupted"
+    for name in ["steps.csv", "master_workers.csv", "target/samples.csv", "loadgen/localhost.csv"]:
+        assert (run / VARIANT / name).is_file(), name
+    assert list((run / VARIANT / "latency").glob("*.csv"))
+    summary = json.loads((run / "summary.json").read_text())
+    validate_summary(summary)
+    [variant] = summary["variants"]
+    assert variant["verdict"] == "incomplete"
+    [first] = [step for step in variant["steps"] if step["users"] == 200]
+    assert first["requests"] > 1000 and first["rps"] > 50
+    assert any("interrupted" in reason for reason in variant["reasons"]), variant["reasons"]
+    assert (run / "consolidated_report.md").is_file()
 
 
 def test_api_that_never_becomes_healthy_fails_clearly(tmp_path, docker_ready):

@@ -39,16 +39,16 @@ def start_lab_sweep(lab, run_id, results, extra):
                           "-e", f"results_dir={results} run_id={run_id}", inventory=lab.inventory)
 
 
-def wait_for_load(lab, run_id, timeout=600):
-    """Until the master (on the first loadgen host) has written its first step row."""
-    steps = f"{RUNS}/{run_id}/{VARIANT}/steps.csv"
+def wait_for_load(lab, run_id, steps=1, timeout=600):
+    """Until the master (on the first loadgen host) has started `steps` steps."""
+    path = f"{RUNS}/{run_id}/{VARIANT}/steps.csv"
     deadline = time.time() + timeout
     while time.time() < deadline:
-        rows = lab.ssh(lab.hosts[0], f"cat {steps} 2>/dev/null | wc -l", check=False).stdout.strip()
-        if rows.isdigit() and int(rows) >= 2:
+        rows = lab.ssh(lab.hosts[0], f"cat {path} 2>/dev/null | wc -l", check=False).stdout.strip()
+        if rows.isdigit() and int(rows) >= 1 + steps:
             return
         time.sleep(2)
-    raise AssertionError(f"the load of {run_id} never started on {lab.hosts[0].name}")
+    raise AssertionError(f"the load of {run_id} never started step {steps} on {lab.hosts[0].name}")
 
 
 def processes(lab, host, run_id):
@@ -98,9 +98,9 @@ def test_worker_killed_on_a_remote_host_invalidates_the_run(lab, tmp_path):
 
 def test_ctrl_c_with_remote_workers_then_teardown_leaves_nothing(lab, tmp_path):
     run_id = f"lab-interrupt-{int(time.time())}"
-    sweep = start_lab_sweep(lab, run_id, tmp_path, "users=400 users_step=200 step_duration=60")
+    sweep = start_lab_sweep(lab, run_id, tmp_path, "users=400 users_step=200 step_duration=30")
     try:
-        wait_for_load(lab, run_id)
+        wait_for_load(lab, run_id, steps=2)   # the 200-user step is complete
         stop(sweep, signal.SIGINT)   # Ctrl-C: the play's always sections do not run
         sweep.communicate(timeout=120)
     finally:
@@ -108,8 +108,19 @@ def test_ctrl_c_with_remote_workers_then_teardown_leaves_nothing(lab, tmp_path):
     left = {host.name: running(lab, host, run_id) for host in lab.hosts}
     assert all(left.values()), f"the interrupted run should still be loading on every host: {left}"
     assert rightsize_containers() != []
-    down = ansible_playbook("teardown.yml", inventory=lab.inventory)
+    down = ansible_playbook("teardown.yml", "-e", f"results_dir={tmp_path}", inventory=lab.inventory)
     assert down.returncode == 0, down.stdout[-3000:]
     time.sleep(1)
     assert {host.name: running(lab, host, run_id) for host in lab.hosts} == {h.name: [] for h in lab.hosts}
     assert rightsize_containers() == []
+    # every host's measurements came back to the controller and the report renders from them
+    variant = tmp_path / run_id / VARIANT
+    assert json.loads((variant / "variant.json").read_text())["status"] == "interrupted"
+    for host in lab.hosts:
+        assert len(list((variant / "latency").glob(f"{host.name}-*.csv"))) == 2, host.name
+        assert (variant / "loadgen" / f"{host.name}.csv").is_file(), host.name
+    assert (variant / "target" / "samples.csv").is_file() and (variant / "steps.csv").is_file()
+    summary = json.loads((tmp_path / run_id / "summary.json").read_text())
+    validate_summary(summary)
+    [step] = [step for step in summary["variants"][0]["steps"] if step["users"] == 200]
+    assert step["requests"] > 1000
