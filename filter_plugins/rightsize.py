@@ -353,6 +353,14 @@ def probe_body(path):
             "horizontal_distance_to_fire_points": 800, "wilderness_area": 1, "soil_type": 10}
 
 
+def expected_workers(loadgen_hostvars, per_host):
+    """Locust workers of a run: per_host on every loadgen host, or (0) one per core of each."""
+    per_host = int(per_host)
+    if per_host > 0:
+        return per_host * len(loadgen_hostvars)
+    return sum(int((host.get("ansible_facts") or {}).get("processor_vcpus") or 1) for host in loadgen_hostvars)
+
+
 def loosened_hardening(user, read_only, tmpfs):
     """What a run loosened of the default container hardening, for the report."""
     loosened = []
@@ -381,4 +389,5 @@ class FilterModule:
             "rs_probe_body": probe_body,
             "rs_loosened_hardening": loosened_hardening,
             "rs_search_replicas": search_replicas,
+            "rs_expected_workers": expected_workers,
         }

@@ -100,3 +100,9 @@ def test_container_summary_reads_oom_and_restarts():
 def test_missing_worker_hosts_matches_hostnames():
     hostvars = {"lg1": {"ansible_facts": {"hostname": "box-1"}}, "lg2": {"ansible_facts": {"hostname": "box-2"}}}
     assert rightsize.missing_worker_hosts(["lg1", "lg2"], hostvars, ["box-1"]) == ["lg2"]
+
+
+def test_expected_workers_per_host_or_one_per_core():
+    hosts = [{"ansible_facts": {"processor_vcpus": 2}}, {"ansible_facts": {"processor_vcpus": 4}}, {}]
+    assert rightsize.expected_workers(hosts, 0) == 2 + 4 + 1
+    assert rightsize.expected_workers(hosts, "3") == 9
