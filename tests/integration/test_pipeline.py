@@ -103,6 +103,11 @@ def test_second_identical_deploy_changes_nothing(docker_ready):
         second = ansible_playbook("playbooks/deploy.yml", "-e", "cpu=0.25 mem=256M")
         assert second.returncode == 0, second.stdout[-3000:]
         assert recap(second.stdout)["localhost"]["changed"] == 0, second.stdout[-3000:]
+        # the same through the public entry point: sweep.yml --tags deploy deploys only
+        tagged = ansible_playbook("sweep.yml", "--tags", "deploy", "-e", "cpu=0.25 mem=256M")
+        assert tagged.returncode == 0, tagged.stdout[-3000:]
+        assert "Deploy the variant" in tagged.stdout and "Locust master" not in tagged.stdout
+        assert recap(tagged.stdout)["localhost"]["changed"] == 0, tagged.stdout[-3000:]
         [container] = rightsize_containers()
         inspected = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True,
                                               check=True).stdout)[0]
