@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -104,6 +105,37 @@ def test_interrupted_run_then_teardown_leaves_nothing_and_keeps_what_was_measure
     assert first["requests"] > 1000 and first["rps"] > 50
     assert any("interrupted" in reason for reason in variant["reasons"]), variant["reasons"]
     assert (run / "consolidated_report.md").is_file()
+
+
+def test_api_process_crash_midrun_fails_the_variant_as_restarted(tmp_path, docker_ready):
+    """The API's process dies mid-step (SIGKILL from the host, not OOM): Docker restarts it, and the
+    restart read from `docker inspect` fails the variant with that reason."""
+    run_id = unique("it-crash")
+    sweep = start_sweep(run_id, tmp_path)
+    try:
+        wait_for_load(run_id)
+        time.sleep(5)
+        [container] = subprocess.run(["docker", "ps", "-q", "--filter", "label=io.rightsize.role=api"],
+                                     capture_output=True, text=True, check=True).stdout.split()
+        pid = int(subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container],
+                                 capture_output=True, text=True, check=True).stdout)
+        os.kill(pid, signal.SIGKILL)  # the API process of this test's own sweep
+        output, _ = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGTERM)
+    assert sweep.returncode == 0, output[-3000:]  # a measured failure, not a broken run
+    run = tmp_path / run_id
+    [api] = [item for item in json.loads((run / VARIANT / "target" / "containers.json").read_text())
+             if item["service"] == "api"]
+    assert api["restart_count"] >= 1 and api["oom_killed"] is False, api
+    summary = json.loads((run / "summary.json").read_text())
+    validate_summary(summary)
+    [variant] = summary["variants"]
+    assert variant["verdict"] == "fail"
+    assert variant["first_failure"]["slo"] == "restarted", variant["first_failure"]
+    assert any("restarted" in reason for reason in variant["reasons"]), variant["reasons"]
+    assert rightsize_containers() == []
 
 
 def test_api_that_never_becomes_healthy_fails_clearly(tmp_path, docker_ready):
