@@ -124,3 +124,32 @@ def test_ctrl_c_with_remote_workers_then_teardown_leaves_nothing(lab, tmp_path):
     validate_summary(summary)
     [step] = [step for step in summary["variants"][0]["steps"] if step["users"] == 200]
     assert step["requests"] > 1000
+
+
+def test_web_ui_listens_only_on_the_master_address(lab, tmp_path):
+    """-e locust_ui=true: the UI binds the master's inventory address, reachable from another host."""
+    run_id = f"lab-ui-{int(time.time())}"
+    master = lab.hosts[0]
+    sweep = start_lab_sweep(lab, run_id, tmp_path, "users=100 users_step=100 step_duration=20 locust_ui=true")
+    try:
+        listening = ""
+        deadline = time.time() + 300
+        while time.time() < deadline and not listening:
+            assert sweep.poll() is None, sweep.communicate()[0][-3000:]
+            listening = lab.ssh(master, "ss -ltnH 'sport = :8089'", check=False).stdout.strip()
+            time.sleep(2)
+        assert f"{master.addr}:8089" in listening, listening
+        assert "0.0.0.0:8089" not in listening and "*:8089" not in listening and "127.0.0.1" not in listening
+        page = lab.ssh(lab.hosts[-1], "python3 -c 'import urllib.request as u; "
+                                      f"print(u.urlopen(\"http://{master.addr}:8089/\", timeout=5).status)'")
+        assert page.stdout.strip() == "200"
+    finally:
+        stop(sweep, signal.SIGINT)
+        try:
+            sweep.communicate(timeout=120)
+        finally:
+            stop(sweep, signal.SIGKILL)
+        down = ansible_playbook("teardown.yml", "-e", f"results_dir={tmp_path}", inventory=lab.inventory)
+    assert down.returncode == 0, down.stdout[-3000:]
+    assert {host.name: running(lab, host, run_id) for host in lab.hosts} == {h.name: [] for h in lab.hosts}
+    assert rightsize_containers() == []
