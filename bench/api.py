@@ -34,7 +34,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -45,6 +44,7 @@ TARGETS = ("api", "seed", "ceiling")
 if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
     sys.path.insert(0, str(REPO))
 from api.schemas import EXAMPLE_ROW as ROW  # noqa: E402
+from bench import openloop  # noqa: E402
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
@@ -123,15 +123,8 @@ class Container:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise SystemExit(f"{self.name} not healthy:\n{docker('logs', self.name, check=False)}")
+        if not openloop.wait_healthy(self.url, timeout):
+            raise SystemExit(f"{self.name} not healthy:\n{docker('logs', self.name, check=False)}")
 
     def cgroup_file(self, *names: str) -> Path | None:
         roots = [f"/sys/fs/cgroup/{c}/docker/{self.id}" for c in ("cpuacct", "cpu,cpuacct", "memory")]
@@ -184,10 +177,8 @@ def wrk(url: str, script: Path, duration: float, connections: int, client_cpu: s
 
 
 def open_loop(url: str, body: Path, rate: float, duration: float, client_cpu: str) -> dict:
-    command = ["taskset", "-c", client_cpu, sys.executable, str(BENCH / "openloop.py"),
-               "--url", f"{url}/predict", "--rate", f"{rate:.1f}", "--duration", f"{duration:g}",
-               "--connections", "128", "--body-file", str(body)]
-    out, _ = run_child(command, timeout=duration + 60)
+    command = ["taskset", "-c", client_cpu, *openloop.command(f"{url}/predict", rate, duration, body, 128)]
+    out, _ = run_child(command, timeout=duration + 70)
     return json.loads(out)
 
 

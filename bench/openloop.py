@@ -16,8 +16,11 @@ import asyncio
 import collections
 import json
 import resource
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 
@@ -145,6 +148,34 @@ class OpenLoop:
             "latency_by_status": by_status,
             "generator_cpu": cpu / elapsed, "lost_connections": self.lost_connections,
         }
+
+
+def command(url: str, rate: float, duration: float, body_file, connections: int = 256,
+            drain: float = 10.0) -> list[str]:
+    """The argv running this generator in a process of its own (its CPU apart from the caller's)."""
+    return [sys.executable, __file__, "--url", url, "--rate", f"{rate:.1f}", "--duration", f"{duration:g}",
+            "--connections", str(connections), "--body-file", str(body_file), "--drain", f"{drain:g}"]
+
+
+def run(url: str, rate: float, duration: float, body_file, connections: int = 256, drain: float = 10.0) -> dict:
+    """Run the generator in a child process, bounded in time; its JSON result."""
+    out = subprocess.run(command(url, rate, duration, body_file, connections, drain), capture_output=True,
+                         text=True, timeout=duration + drain + 60, check=True).stdout
+    return json.loads(out)
+
+
+def wait_healthy(url: str, seconds: float = 60.0, path: str = "/health") -> bool:
+    """Poll GET url+path until it answers 200 (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as answer:
+                if answer.status == 200:
+                    return True
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.3)
+    return False
 
 
 def main(argv=None) -> int:

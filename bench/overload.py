@@ -29,13 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import jinja2
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 from api.schemas import EXAMPLE_ROW  # noqa: E402
+from bench import openloop  # noqa: E402
 
 IMAGE = "rightsize/inference-api:latest"
 NGINX_IMAGE = "rightsize/nginx:latest"
@@ -56,25 +56,10 @@ def nginx_conf(limit: int) -> str:
         inference_api_proxy_max_in_flight=limit)
 
 
-def openloop(url: str, rate: float, duration: float, body: Path, connections: int = 256,
-             drain: float = 10) -> dict:
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "openloop.py"), "--url", url,
-                          "--rate", f"{rate:.0f}", "--duration", str(duration),
-                          "--connections", str(connections), "--body-file", str(body), "--drain", str(drain)],
-                         capture_output=True, text=True, timeout=duration + drain + 60, check=True).stdout
-    return json.loads(out)
-
-
-def wait_healthy(url: str, seconds: float = 90) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url}/health never answered 200 within {seconds} s")
+def fail_unless_healthy(url: str, names: list[str]) -> None:
+    if not openloop.wait_healthy(url, 90):
+        logs = "\n".join(docker("logs", "--tail", "20", name, check=False) for name in names)
+        raise SystemExit(f"{url}/health never answered 200 within 90 s:\n{logs}")
 
 
 def start(layout: str, cpus: float, limit: int, api_bound: int, workdir: Path, port: int) -> list[str]:
@@ -108,15 +93,15 @@ def remove(names: list[str]) -> None:
 
 
 def measure(url: str, body: Path, duration: float, api_bound: int, probe_rate: float) -> dict:
-    openloop(f"{url}/predict", 100, 2, body, connections=32)  # warm-up of a cold worker
+    openloop.run(f"{url}/predict", 100, 2, body, connections=32)  # warm-up of a cold worker
     # capacity: as many connections as the API's bound (none refused), kept busy by a rate above
     # what it serves; 200s per second, the drain after the last send included
-    probe = openloop(f"{url}/predict", probe_rate, 3, body, connections=api_bound)
+    probe = openloop.run(f"{url}/predict", probe_rate, 3, body, connections=api_bound)
     capacity = probe["ok_rate"]
     # up to 60 s for the answers: a layout that cannot keep up still answers everything it got
-    storm = openloop(f"{url}/predict", 5 * capacity, duration, body, connections=512, drain=60)
+    storm = openloop.run(f"{url}/predict", 5 * capacity, duration, body, connections=512, drain=60)
     time.sleep(1)
-    after = openloop(f"{url}/predict", capacity / 4, 3, body, connections=32)
+    after = openloop.run(f"{url}/predict", capacity / 4, 3, body, connections=32)
     by_status = storm["latency_by_status"]
     return {
         "capacity_rps": round(capacity),
@@ -170,7 +155,7 @@ def main(argv=None) -> int:
                 try:
                     names = start(layout, cpus, args.limit, args.api_max_in_flight, workdir, args.port)
                     url = f"http://127.0.0.1:{args.port}"
-                    wait_healthy(url)
+                    fail_unless_healthy(url, names)
                     result = measure(url, body, args.duration, args.api_max_in_flight, args.probe_rate)
                 finally:
                     remove(names or [f"{PREFIX}-api", f"{PREFIX}-lb"])

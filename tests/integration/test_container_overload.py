@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 IMAGE = "rightsize/inference-api:latest"   # built by `make provision` (make test does it first)
 sys.path.insert(0, str(ROOT))
 from api.schemas import EXAMPLE_ROW  # noqa: E402
+from bench import openloop  # noqa: E402
 
 SLO_P95_MS = 1000
 # 503 from nginx: microseconds of work; 50 ms leaves room for a noisy 2-core box (measured p95 1.4 ms)
@@ -33,24 +34,9 @@ PROXY_PORT = 18123
 STACK = f"cpu=0.1 mem=256M api_proxy=always api_proxy_max_in_flight=32 entry_port={PROXY_PORT}"
 
 
-def openloop(url, rate, duration, body_file, connections=256, drain=10):
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "openloop.py"), "--url", url, "--rate", str(rate),
-                          "--duration", str(duration), "--connections", str(connections),
-                          "--body-file", str(body_file), "--drain", str(drain)],
-                         capture_output=True, text=True, timeout=duration + drain + 60, check=True).stdout
-    return json.loads(out)
-
-
 def wait_healthy(url, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url}/health never answered 200 within {seconds} s")
+    if not openloop.wait_healthy(url, seconds):
+        pytest.fail(f"{url}/health never answered 200 within {seconds} s")
 
 
 @pytest.fixture
@@ -98,12 +84,12 @@ def shedding_stack(docker_ready):
 
 def measure_capacity(url, body):
     """Warm up, check the calm answers, then the most 200s a second it serves."""
-    openloop(f"{url}/predict", 100, 2, body, connections=32)  # first requests of a cold worker
-    calm = openloop(f"{url}/predict", 200, 3, body, connections=32)
+    openloop.run(f"{url}/predict", 100, 2, body, connections=32)  # first requests of a cold worker
+    calm = openloop.run(f"{url}/predict", 200, 3, body, connections=32)
     assert calm["statuses"].get("200", 0) >= 0.99 * calm["sent"], calm
     # closed loop in effect: 16 connections (= the API's bound) never overload it, and the rate
     # asked is above what it serves, so they stay busy; 200s per second, the drain included
-    probe = openloop(f"{url}/predict", 2000, 3, body, connections=16)
+    probe = openloop.run(f"{url}/predict", 2000, 3, body, connections=16)
     capacity = probe["ok_rate"]
     assert capacity > 100, probe
     return capacity
@@ -111,7 +97,7 @@ def measure_capacity(url, body):
 
 def storm_at_five_times(url, body, capacity):
     # up to 60 s for the answers: the in-process bound at 5x answers slower than it is sent to
-    storm = openloop(f"{url}/predict", 5 * capacity, 5, body, connections=512, drain=60)
+    storm = openloop.run(f"{url}/predict", 5 * capacity, 5, body, connections=512, drain=60)
     print(f"5x capacity ({capacity:.0f} 200/s -> {5 * capacity:.0f} offered): {json.dumps(storm)}")
     assert set(storm["statuses"]) <= {"200", "503"}, storm["statuses"]
     assert storm["statuses"].get("503", 0) > 0, storm
@@ -124,7 +110,7 @@ def storm_at_five_times(url, body, capacity):
 def assert_recovers(url, body, capacity):
     time.sleep(1)
     assert httpx.get(f"{url}/health", timeout=5).status_code == 200
-    after = openloop(f"{url}/predict", capacity / 4, 3, body, connections=32)
+    after = openloop.run(f"{url}/predict", capacity / 4, 3, body, connections=32)
     assert after["statuses"].get("200", 0) >= 0.99 * after["sent"], after
 
 
