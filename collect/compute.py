@@ -5,16 +5,15 @@ describe them in words. Figures that cannot be measured are None (null in summar
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .load import repo_module
 from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
                       STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings)
 
@@ -274,16 +273,8 @@ def generator_timeseries(loadgen: pd.DataFrame | None) -> pd.DataFrame:
 # ---------------------------------------------------------------- steps
 
 
-def _load_step_schedule():
-    """locust/steps.py, the schedule the Locust step shape runs (pure, no Locust import)."""
-    path = Path(__file__).resolve().parents[1] / "locust" / "steps.py"
-    spec = importlib.util.spec_from_file_location("rightsize_steps", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.step_users
-
-
-step_users = _load_step_schedule()
+# locust/steps.py: the schedule the Locust step shape runs (pure, no Locust import)
+step_users = repo_module("locust/steps.py", "rightsize_steps").step_users
 
 
 def planned_users(meta: dict | None, run_vars: dict | None) -> list[int]:

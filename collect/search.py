@@ -13,7 +13,6 @@ Exit codes: 0 an action printed, 2 bad input (one line on stderr), 1 internal er
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import sys
@@ -25,10 +24,9 @@ if __package__ in (None, ""):  # run as a script: make the collect package impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collect import compute  # noqa: E402
-from collect.load import PROBE_PREFIX, InputError, load_variant, read_json  # noqa: E402
+from collect.load import PROBE_PREFIX, InputError, load_variant, read_json, repo_module  # noqa: E402
 from collect.settings import settings_from_run  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SEARCH_JSON = "search.json"
 MIB = 2**20
 REUSABLE_STATUS = ("done", "failed")   # variant.json status of a folder whose load has ended
@@ -39,17 +37,9 @@ DEFAULTS = {"replicas": [1], "cpu_min": 0.25, "cpu_max": None, "cores": None, "r
             "probe_mem": "2G", "max_probes": 8, "mem_target_pct": 75, "mem_round": "64M"}
 
 
-def _naming():
-    """The playbooks' naming rule (filter_plugins/rightsize.py: variant_name, docker_bytes), shared
-    so a folder is named the same on both sides. That file imports nothing from Ansible."""
-    path = REPO_ROOT / "filter_plugins" / "rightsize.py"
-    spec = importlib.util.spec_from_file_location("rightsize_filters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-naming = _naming()
+# The playbooks' naming rule (filter_plugins/rightsize.py: variant_name, docker_bytes), shared so a
+# folder is named the same on both sides. That file imports nothing from Ansible.
+naming = repo_module("filter_plugins/rightsize.py", "rightsize_filters")
 
 
 # ---------------------------------------------------------------- search.json
