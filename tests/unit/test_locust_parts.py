@@ -64,3 +64,23 @@ def test_recorder_writes_finished_seconds_only(tmp_path):
     recorder.close()
     lines = (tmp_path / "latency" / "h-1.csv").read_text().splitlines()
     assert lines == ["ts,ok,ms,count", "1000,0,2,1", "1000,1,2,2", "1001,1,1,1"]
+
+
+class _Response:
+    def __init__(self, status_code):
+        self.status_code = status_code
+
+
+def test_recorder_tallies_connection_and_http_errors_apart(tmp_path):
+    now = [2000.5]
+    recorder = LatencyRecorder(str(tmp_path / "latency" / "h-2.csv"), clock=lambda: now[0])
+    recorder.on_request(response_time=0.3, exception=ConnectionRefusedError(111), response=_Response(0))
+    recorder.on_request(response_time=0.2, exception=ConnectionRefusedError(111), response=None)
+    recorder.on_request(response_time=9.0, exception=RuntimeError("502"), response=_Response(502))
+    recorder.on_request(response_time=4.0, response=_Response(200))
+    now[0] = 2001.0
+    recorder.close()
+    errors = (tmp_path / "errors" / "h-2.csv").read_text().splitlines()
+    assert errors == ["ts,kind,status,count", "2000,connection,0,2", "2000,http,502,1"]
+    latency = (tmp_path / "latency" / "h-2.csv").read_text().splitlines()
+    assert latency == ["ts,ok,ms,count", "2000,0,1,2", "2000,0,9,1", "2000,1,4,1"]

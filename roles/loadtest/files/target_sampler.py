@@ -10,7 +10,10 @@ import argparse
 import json
 import os
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -92,10 +95,75 @@ def containers(project, role):
         except FileNotFoundError:
             continue
         host_config = item["HostConfig"]
-        found.append({"name": item["Name"].lstrip("/"), "dirs": dirs,
+        networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+        address = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+        found.append({"name": item["Name"].lstrip("/"), "dirs": dirs, "address": address,
                       "mem_limit": host_config.get("Memory") or 0,
                       "cpu_limit": (host_config.get("NanoCpus") or 0) / 1e9})
     return found
+
+
+def probe(url, timeout):
+    """(ok, status, ms) of one GET: ok when it answered 2xx within the timeout; status 0 when no
+    HTTP answer came (refused, reset, timed out)."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 (http to our own hosts)
+            answer.read(65536)
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (OSError, ValueError):
+        status = 0
+    return 200 <= status < 300, status, (time.monotonic() - started) * 1000
+
+
+class HealthProber:
+    """Every interval: the health path of each API container at its own address, and of the entry."""
+
+    def __init__(self, path, port, entry_url, out, interval=1.0, timeout=0.9):
+        self.path, self.port, self.entry_url = path, port, entry_url
+        self.interval, self.timeout = interval, timeout
+        self.targets = []
+        self.lock = threading.Lock()
+        self.out = open(out, "a", encoding="ascii")
+        if self.out.tell() == 0:
+            self.out.write("ts,probe,ok,status,ms\n")
+            self.out.flush()
+
+    def set_containers(self, found):
+        with self.lock:
+            self.targets = [(item["name"], f"http://{item['address']}:{self.port}{self.path}")
+                            for item in found if item.get("address")]
+
+    def round(self):
+        with self.lock:
+            targets = list(self.targets)
+        if self.entry_url:
+            targets.append(("entry", self.entry_url.rstrip("/") + self.path))
+        results = {}
+
+        def one(name, url):
+            results[name] = probe(url, self.timeout)
+
+        now = time.time()
+        threads = [threading.Thread(target=one, args=target, daemon=True) for target in targets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(self.timeout + 0.5)
+        rows = [f"{now:.3f},{name},{int(ok)},{status},{ms:.1f}"
+                for name, (ok, status, ms) in sorted(results.items())]
+        if rows:
+            self.out.write("\n".join(rows) + "\n")
+            self.out.flush()
+
+    def run(self):
+        next_at = time.time()
+        while True:
+            self.round()
+            next_at += self.interval
+            time.sleep(max(0.0, next_at - time.time()))
 
 
 def main():
@@ -105,8 +173,17 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--refresh", type=float, default=5.0, help="seconds between container look-ups")
+    parser.add_argument("--health-path", default="", help="probe this path on every container and the entry")
+    parser.add_argument("--port", type=int, default=8000, help="the API's port inside its container")
+    parser.add_argument("--entry-url", default="", help="the entry point Locust loads, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--health-out", default="", help="CSV of the probes (default: health.csv beside --out)")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    prober = None
+    if args.health_path:
+        prober = HealthProber(args.health_path, args.port, args.entry_url,
+                              args.health_out or os.path.join(os.path.dirname(args.out), "health.csv"))
+        threading.Thread(target=prober.run, daemon=True).start()
     with open(args.out, "a", encoding="ascii") as out:
         if out.tell() == 0:
             out.write("ts,container,cpu_usage_ns,nr_periods,nr_throttled,throttled_ns,mem_bytes,"
@@ -117,6 +194,8 @@ def main():
             if now - refreshed >= args.refresh:
                 try:
                     found, refreshed = containers(args.project, args.role), now
+                    if prober:
+                        prober.set_containers(found)
                 except (subprocess.SubprocessError, OSError, ValueError):
                     pass
             rows = []
