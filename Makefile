@@ -11,11 +11,14 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt pins the tools; `pip install -e .` adds the controller packages (rightsize/,
+# collect/) that the filter plugins, the report and the tests import.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv python3-pip; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -e .
 	touch $@
 
 provision: venv

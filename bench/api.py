@@ -1,7 +1,7 @@
 """Benchmark the inference API against its two references, side by side, in one run.
 
-    .venv/bin/python bench/api.py                      # --cpus 1.0 0.5, 10 s per measurement
-    .venv/bin/python bench/api.py --cpus 1.0 --duration 15 --json-out /tmp/bench.json
+    .venv/bin/python -m bench.api                      # --cpus 1.0 0.5, 10 s per measurement
+    .venv/bin/python -m bench.api --cpus 1.0 --duration 15 --json-out /tmp/bench.json
 
 For each --cpus value it starts three containers at that CPU limit, pinned to one core
 (--cpuset-cpus, default 1), on the host network bound to 127.0.0.1:
@@ -41,10 +41,11 @@ NAME_PREFIX = "rs-bench-"
 IMAGES = {"api": "rightsize/inference-api:bench", "seed": "rightsize/bench-seed:latest",
           "ceiling": "rightsize/bench-ceiling:latest"}
 TARGETS = ("api", "seed", "ceiling")
-if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
-    sys.path.insert(0, str(REPO))
+if not __package__:  # run as a file, sys.path[0] is bench/ (where `api` is bench/api.py): say how
+    sys.exit("run it from the repository root as a module: .venv/bin/python -m bench.api --help")
 from api.schemas import EXAMPLE_ROW as ROW  # noqa: E402
 from bench import openloop  # noqa: E402
+from rightsize.names import cpu_text  # noqa: E402
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
@@ -241,13 +242,13 @@ def print_ratios(results: dict) -> None:
         checks = []
         if "seed" in by_target:
             ratio = rps / by_target["seed"]["max"]["rps"]
-            checks.append((f"api / seed-style = {ratio:.1f}x", ratio >= 50 if cpus == "1.0" else None))
+            checks.append((f"api / seed-style = {ratio:.1f}x", ratio >= 50 if cpus == "1" else None))
         if "ceiling" in by_target:
             ratio = rps / by_target["ceiling"]["max"]["rps"]
-            checks.append((f"api / constant ceiling = {ratio:.0%}", ratio >= 0.70 if cpus == "1.0" else None))
-        floor = {"1.0": 5000, "0.5": 2000}.get(cpus)
+            checks.append((f"api / constant ceiling = {ratio:.0%}", ratio >= 0.70 if cpus == "1" else None))
+        floor = {"1": 5000, "0.5": 2000}.get(cpus)
         checks.append((f"api max = {rps:.0f} RPS", rps >= floor if floor else None))
-        if cpus == "1.0":
+        if cpus == "1":
             checks.append((f"api p99 at load = {api['open']['p99_ms']:.1f} ms", api["open"]["p99_ms"] <= 50))
         checks.append((f"api peak memory = {api['peak_mib']:.0f} MiB", api["peak_mib"] <= 256))
         rounds = len(rounds_by_target["api"])
@@ -259,7 +260,8 @@ def print_ratios(results: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", nargs="+", default=["1.0", "0.5"], help="docker --cpus values")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (<= 60)")
@@ -276,7 +278,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 60:
         parser.error("--duration must be in (0, 60] seconds")
-    args.cpus = [f"{float(c):.1f}" for c in args.cpus]
+    args.cpus = [cpu_text(c) for c in args.cpus]  # 0.25 stays 0.25, 1.0 is 1
 
     if not args.no_build:
         build_images(args.base_image or default_base_image())

@@ -1,7 +1,7 @@
 """Overload at 5x capacity, side by side: the API's own in-flight bound vs nginx shedding in front.
 
-    .venv/bin/python bench/overload.py                    # --cpus 0.1 0.2, 5 s of overload each
-    .venv/bin/python bench/overload.py --cpus 0.1 --limit 32 --json-out /tmp/overload.json
+    .venv/bin/python -m bench.overload                    # --cpus 0.1 0.2, 5 s of overload each
+    .venv/bin/python -m bench.overload --cpus 0.1 --limit 32 --json-out /tmp/overload.json
 
 For each --cpus value and each layout it starts the API image (rightsize/inference-api:latest,
 built by `make provision`) limited to that CPU, measures its capacity (200s per second under a
@@ -32,8 +32,8 @@ from pathlib import Path
 import jinja2
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if not __package__:  # run as a file, sys.path[0] is bench/ (where `api` is bench/api.py): say how
+    sys.exit("run it from the repository root as a module: .venv/bin/python -m bench.overload --help")
 from api.schemas import EXAMPLE_ROW  # noqa: E402
 from bench import openloop  # noqa: E402
 
@@ -129,7 +129,8 @@ def row(cpus: float, layout: str, result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.overload", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", type=float, nargs="+", default=[0.1, 0.2])
     parser.add_argument("--limit", type=int, default=32, help="nginx in-flight bound (api_proxy_max_in_flight)")
     parser.add_argument("--api-max-in-flight", type=int, default=16, help="the API's own bound (direct layout)")

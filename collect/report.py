@@ -9,7 +9,11 @@ A run holding search.json (ansible-playbook sweep.yml -e search=true) also gets 
 `search` block and a "Right-sizing" section: collect/search.py, docs/search.md.
 
 Exit codes: 0 done, 2 bad input (one line on stderr), 3 --fail-on-slo and an SLO not met,
-1 internal error (a summary that does not validate against the schema is never written).
+1 internal error (a summary that does not validate against the schema is never written) or a
+missing dependency (one line on stderr naming `make venv`).
+
+The arguments are parsed before pandas, matplotlib and the rest are imported: `--help` answers
+at once, and a python without the controller's environment says so in one line.
 """
 from __future__ import annotations
 
@@ -20,17 +24,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the collect package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import jsonschema  # noqa: E402
-
-from collect import compute, render, search  # noqa: E402
-from collect.load import InputError, load_run  # noqa: E402
-from collect.settings import settings_from_run  # noqa: E402
-
 COLLECT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = COLLECT_DIR.parent
+MISSING = ("{missing}: the report runs in the controller's environment: "
+           "run `make venv`, then .venv/bin/python collect/report.py")
 
 
 class BadInput(Exception):
@@ -38,11 +35,13 @@ class BadInput(Exception):
 
 
 def schema_path() -> Path:
-    shared = REPO_ROOT.parent / "shared" / "summary.schema.json"
-    return shared if shared.is_file() else COLLECT_DIR / "summary.schema.json"
+    """The vendored schema, the only one the report reads (a test compares it with ../shared/)."""
+    return COLLECT_DIR / "summary.schema.json"
 
 
 def validate_summary(summary: dict) -> None:
+    import jsonschema
+
     schema = json.loads(schema_path().read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(summary)
 
@@ -62,6 +61,10 @@ def newest_run(results: Path) -> Path:
 
 
 def analyse_dir(run_dir: Path, strict: bool = False):
+    from collect import compute, search
+    from collect.load import load_run
+    from collect.settings import settings_from_run
+
     data = load_run(run_dir, strict=strict)
     for v in data.variants:
         if v.error:
@@ -73,6 +76,8 @@ def analyse_dir(run_dir: Path, strict: bool = False):
 
 
 def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) -> Path:
+    from collect import compute, render
+
     summary = compute.summary(analysis)
     validate_summary(summary)
     tmp = run_dir / "summary.json.tmp"
@@ -82,6 +87,8 @@ def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) 
 
 
 def run_compare(dir_a: Path, dir_b: Path, strict: bool) -> str:
+    from collect import compute, render
+
     _, a = analyse_dir(dir_a, strict)
     _, b = analyse_dir(dir_b, strict)
     text = render.render_compare(compute.compare(a, b))
@@ -100,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="a corrupt file is an error (exit 2) instead of an incomplete variant")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     args = parser.parse_args(argv)
+    try:
+        import jsonschema
+
+        from collect import compute
+        from collect.load import InputError
+    except ImportError as exc:
+        print("error: " + MISSING.format(missing=exc), file=sys.stderr)
+        return 1
     try:
         if args.compare:
             if args.run_dir:

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-if __package__ in (None, ""):  # run as a script: make the collect package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from collect import compute  # noqa: E402
-from collect.load import PROBE_PREFIX, InputError, load_variant, read_json, repo_module  # noqa: E402
-from collect.settings import settings_from_run  # noqa: E402
+from collect import compute
+from collect.load import PROBE_PREFIX, InputError, load_variant, read_json
+from collect.settings import settings_from_run
+from rightsize import names as naming  # the playbooks' naming rule: a folder is named the same on both sides
 
 SEARCH_JSON = "search.json"
 MIB = 2**20
@@ -35,11 +33,6 @@ CONCLUSIVE = ("pass", "fail")
 # search.json keys -> defaults (group_vars: search_cpu_min, search_resolution, ...)
 DEFAULTS = {"replicas": [1], "cpu_min": 0.25, "cpu_max": None, "cores": None, "resolution": 0.25,
             "probe_mem": "2G", "max_probes": 8, "mem_target_pct": 75, "mem_round": "64M"}
-
-
-# The playbooks' naming rule (filter_plugins/rightsize.py: variant_name, docker_bytes), shared so a
-# folder is named the same on both sides. That file imports nothing from Ansible.
-naming = repo_module("filter_plugins/rightsize.py", "rightsize_filters")
 
 
 # ---------------------------------------------------------------- search.json

@@ -1,4 +1,9 @@
-"""The step schedule, free of Locust imports (importing locust monkey-patches the process)."""
+"""The step schedule, free of Locust imports (importing locust monkey-patches the process).
+
+rightsize/steps.py is the definition; locust/steps.py is its byte-for-byte copy, shipped to the
+loadgen hosts beside the locustfile (they do not have the rightsize package); a unit test keeps
+the two identical.
+"""
 
 
 def step_users(users: int, users_step: int) -> list:

@@ -1,1 +1,1 @@
-"""rightsize: the controller package (variant names, step schedule, checks, plans, capacity model) shared by the playbooks, the report and the tests."""
+"""rightsize: the controller package the playbooks, the report and the tests share (names, steps, checks, capacity)."""

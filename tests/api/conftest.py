@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
-    sys.path.insert(0, str(REPO))
-
-from api.schemas import EXAMPLE_ROW  # noqa: E402  (after the sys.path line)
+from api.schemas import EXAMPLE_ROW  # api/ is on pytest's pythonpath (pyproject.toml), not in the package
 
 
 def pytest_configure(config):

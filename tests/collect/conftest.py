@@ -1,19 +1,16 @@
-"""Shared fixtures for the report's tests: the collect package on sys.path, schema validation."""
+"""Shared fixtures for the report's tests: schema validation, load + analyse.
+
+collect is the installed package (make venv); collect_testkit.py sits beside this file, in the
+folder pytest puts on sys.path for its tests.
+"""
 import json
-import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-for _path in (REPO_ROOT, Path(__file__).resolve().parent):  # collect/, and collect_testkit.py
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from collect import compute, load  # noqa: E402
-from collect.report import schema_path  # noqa: E402
-from collect.settings import settings_from_run  # noqa: E402
+from collect import compute, load
+from collect.report import schema_path
+from collect.settings import settings_from_run
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ else local/python:3.11-slim when that image exists, else the Dockerfile default)
 from __future__ import annotations
 
 import json
-import sys
 import os
 import shutil
 import socket
@@ -19,14 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.schemas import EXAMPLE_ROW as ROW  # api/ is on pytest's pythonpath (pyproject.toml)
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "rightsize/inference-api:test"
 PREFIX = "rs-apitest-"
-if str(REPO) not in sys.path:  # `api` is imported as a top-level package from the repo root
-    sys.path.insert(0, str(REPO))
-from api.schemas import EXAMPLE_ROW as ROW  # noqa: E402
 JSON = {"content-type": "application/json"}
 BAD_INPUTS = {  # name: (body, headers, expected status)
     "invalid json": (b'{"elevation": 2500,', JSON, 400),

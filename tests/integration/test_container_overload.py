@@ -12,20 +12,18 @@ Traffic goes only to 127.0.0.1; every load is bounded in time (bench/openloop.py
 import concurrent.futures
 import json
 import subprocess
-import sys
 import time
 import uuid
 
 import httpx
 import pytest
 
-from playbooks_kit import ROOT, ansible_playbook, recap, rightsize_containers
+from api.schemas import EXAMPLE_ROW  # api/ and bench/ from the repo root, on pytest's pythonpath
+from bench import openloop
+from playbooks_kit import ansible_playbook, recap, rightsize_containers
 
 pytestmark = pytest.mark.integration
 IMAGE = "rightsize/inference-api:latest"   # built by `make provision` (make test does it first)
-sys.path.insert(0, str(ROOT))
-from api.schemas import EXAMPLE_ROW  # noqa: E402
-from bench import openloop  # noqa: E402
 
 SLO_P95_MS = 1000
 # 503 from nginx: microseconds of work; 50 ms leaves room for a noisy 2-core box (measured p95 1.4 ms)

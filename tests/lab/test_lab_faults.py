@@ -8,14 +8,12 @@ runs under rs-bg's deadline; the processes signalled are the ones this test's sw
 import json
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from playbooks_kit import ansible_playbook, rightsize_containers, start_playbook, validate_summary  # noqa: E402
+# tests/integration is on pytest's pythonpath (pyproject.toml)
+from playbooks_kit import ansible_playbook, rightsize_containers, start_playbook, validate_summary
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 VARIANT = "c0.5-m512M-r1"

@@ -1,13 +1,11 @@
 """The pipeline across hosts: the target on the box, Locust master and workers on two SSH hosts."""
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from playbooks_kit import ansible_playbook, rightsize_containers, validate_summary  # noqa: E402
+# tests/integration is on pytest's pythonpath (pyproject.toml)
+from playbooks_kit import ansible_playbook, rightsize_containers, validate_summary
 
 pytestmark = [pytest.mark.lab, pytest.mark.integration]
 

@@ -1,11 +1,18 @@
-"""The pure helpers behind the playbooks: names, sizes, plans and preflight messages."""
+"""The pure helpers behind the playbooks (rightsize/): names, sizes, plans and preflight messages;
+and filter_plugins/rightsize.py, which registers them as the playbooks' rs_* filters."""
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "filter_plugins"))
-import rightsize  # noqa: E402
+from rightsize import facts, names, plan
+from rightsize.checks import preflight_errors
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK_DIRS = ("playbooks", "roles", "templates")
 
 GROUP_VARS = {
     "profiles": {"quick": {"users": 500, "users_step": 250, "step_duration": 60}},
@@ -25,37 +32,37 @@ GROUP_VARS = {
     (0.125, 536870912, 1, "c0.125-m512M-r1"),
 ])
 def test_variant_names_are_canonical(cpu, mem, replicas, name):
-    assert rightsize.variant_name(cpu, mem, replicas) == name
+    assert names.variant_name(cpu, mem, replicas) == name
 
 
 @pytest.mark.parametrize("size, expected", [("512M", 512 << 20), ("1g", 1 << 30), ("1.5G", 3 << 29),
                                             ("256mb", 256 << 20), ("100", 100)])
 def test_docker_bytes(size, expected):
-    assert rightsize.docker_bytes(size) == expected
+    assert names.docker_bytes(size) == expected
 
 
 @pytest.mark.parametrize("size", ["1X", "0", "", "-1G", "abc", "1.2.3M"])
 def test_docker_bytes_rejects(size):
     with pytest.raises(ValueError):
-        rightsize.docker_bytes(size)
+        names.docker_bytes(size)
 
 
 def test_plan_of_the_list_skips_variants_larger_than_the_target():
-    plan = rightsize.plan_variants([{"cpu": 1.0, "mem": "1G"}, {"cpu": 0.75, "mem": "768M", "replicas": 3}],
-                                   cores=2)
-    assert [item["name"] for item in plan] == ["c1-m1024M-r1", "c0.75-m768M-r3"]
-    assert plan[0]["skip"] == ""
-    assert "2.25 exceeds the target's 2 cores" in plan[1]["skip"]
-    assert plan[1]["project"] == "rightsize-c0_75-m768m-r3"
+    planned = plan.plan_variants([{"cpu": 1.0, "mem": "1G"}, {"cpu": 0.75, "mem": "768M", "replicas": 3}],
+                                 cores=2)
+    assert [item["name"] for item in planned] == ["c1-m1024M-r1", "c0.75-m768M-r3"]
+    assert planned[0]["skip"] == ""
+    assert "2.25 exceeds the target's 2 cores" in planned[1]["skip"]
+    assert planned[1]["project"] == "rightsize-c0_75-m768m-r3"
 
 
 def test_explicit_variant_replaces_the_list():
-    plan = rightsize.plan_variants([{"cpu": 1.0, "mem": "1G"}], cpu="0.5", mem="512M", replicas=2, cores=2)
-    assert [(item["name"], item["explicit"]) for item in plan] == [("c0.5-m512M-r2", True)]
+    planned = plan.plan_variants([{"cpu": 1.0, "mem": "1G"}], cpu="0.5", mem="512M", replicas=2, cores=2)
+    assert [(item["name"], item["explicit"]) for item in planned] == [("c0.5-m512M-r2", True)]
 
 
 def test_preflight_accepts_the_defaults():
-    assert rightsize.preflight_errors(GROUP_VARS) == []
+    assert preflight_errors(GROUP_VARS) == []
 
 
 @pytest.mark.parametrize("override, named", [
@@ -78,18 +85,18 @@ def test_preflight_accepts_the_defaults():
     ({"api_proxy_max_in_flight": "lots"}, "api_proxy_max_in_flight="),
 ])
 def test_preflight_names_the_bad_variable(override, named):
-    errors = rightsize.preflight_errors({**GROUP_VARS, **override})
+    errors = preflight_errors({**GROUP_VARS, **override})
     assert errors and any(named in message for message in errors), errors
 
 
 def test_steps_planned_end_at_users():
-    assert rightsize.steps_planned(600, 300) == [300, 600]
-    assert rightsize.steps_planned(500, 300) == [300, 500]
-    assert rightsize.steps_planned(10000, 500)[-1] == 10000 and len(rightsize.steps_planned(10000, 500)) == 20
+    assert plan.steps_planned(600, 300) == [300, 600]
+    assert plan.steps_planned(500, 300) == [300, 500]
+    assert plan.steps_planned(10000, 500)[-1] == 10000 and len(plan.steps_planned(10000, 500)) == 20
 
 
 def test_container_summary_reads_oom_and_restarts():
-    summary = rightsize.container_summary({
+    summary = facts.container_summary({
         "Name": "/p-api-1", "Id": "abc", "RestartCount": 2,
         "State": {"OOMKilled": True, "Status": "running", "ExitCode": 0, "StartedAt": "t"},
         "Config": {"Labels": {"com.docker.compose.service": "api"}}})
@@ -99,10 +106,60 @@ def test_container_summary_reads_oom_and_restarts():
 
 def test_missing_worker_hosts_matches_hostnames():
     hostvars = {"lg1": {"ansible_facts": {"hostname": "box-1"}}, "lg2": {"ansible_facts": {"hostname": "box-2"}}}
-    assert rightsize.missing_worker_hosts(["lg1", "lg2"], hostvars, ["box-1"]) == ["lg2"]
+    assert facts.missing_worker_hosts(["lg1", "lg2"], hostvars, ["box-1"]) == ["lg2"]
 
 
 def test_expected_workers_per_host_or_one_per_core():
     hosts = [{"ansible_facts": {"processor_vcpus": 2}}, {"ansible_facts": {"processor_vcpus": 4}}, {}]
-    assert rightsize.expected_workers(hosts, 0) == 2 + 4 + 1
-    assert rightsize.expected_workers(hosts, "3") == 9
+    assert facts.expected_workers(hosts, 0) == 2 + 4 + 1
+    assert facts.expected_workers(hosts, "3") == 9
+
+
+@pytest.mark.parametrize("name", ["c0.25-m256M-r1", "c1-m1024M-r1", "c0.75-m768M-r3", "c0.125-m64M-r2"])
+def test_a_variant_name_parses_back_to_what_built_it(name):
+    parsed = names.parse_variant_name(name)
+    assert names.variant_name(parsed["cpu"], parsed["mem"], parsed["replicas"]) == name
+    assert parsed["mem_bytes"] == names.docker_bytes(parsed["mem"])
+
+
+@pytest.mark.parametrize("name", ["c0.5-m512M", "probe-01-c1-m2048M-r1", "c0.5-m1G-r1", "c-m512M-r1"])
+def test_what_is_not_a_variant_name_parses_to_none(name):
+    assert names.parse_variant_name(name) is None
+
+
+def _playbook_filters():
+    """rs_* names the playbooks use as filters: `| rs_x` and map('rs_x')."""
+    used = set()
+    for folder in PLAYBOOK_DIRS:
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".yml", ".yaml", ".j2") and path.is_file():
+                used |= set(re.findall(r"""(?:\||map\(|select\(|reject\()\s*['"]?(rs_\w+)""", path.read_text()))
+    return used
+
+
+def test_ansible_loads_every_filter_the_playbooks_use_from_the_package():
+    from ansible.plugins.loader import filter_loader, init_plugin_loader
+
+    init_plugin_loader()
+    filter_loader.add_directory(str(ROOT / "filter_plugins"))
+    used = _playbook_filters()
+    assert {"rs_plan_variants", "rs_preflight_errors", "rs_steps_planned"} <= used
+    missing = sorted(name for name in used if filter_loader.get(name) is None)
+    assert not missing, f"used in {', '.join(PLAYBOOK_DIRS)} but registered by no filter plugin: {missing}"
+    assert filter_loader.get("rs_variant_name").j2_function is names.variant_name
+    assert filter_loader.get("rs_plan_variants").j2_function is plan.plan_variants
+
+
+def test_without_the_package_the_filter_plugin_says_run_make_venv(tmp_path):
+    blocker = tmp_path / "rightsize"   # first on PYTHONPATH: `import rightsize` fails as if not installed
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text('raise ModuleNotFoundError("no rightsize", name="rightsize")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    ansible = str(Path(sys.executable).parent / "ansible")
+    result = subprocess.run([ansible, "localhost", "-c", "local", "-i", "localhost,",
+                             "-m", "debug", "-a", "msg={{ '512M' | rs_docker_bytes }}"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "the rightsize controller package is missing: run `make venv`" in output, output[-2000:]
+    assert "Traceback" not in output

@@ -1,15 +1,14 @@
 """The load's pure parts: step schedule, payloads, latency histograms."""
 import json
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "locust"))
-from payloads import COVERTYPE_RANGES, PayloadSource, load_payloads, random_row  # noqa: E402
-from recorder import LatencyRecorder  # noqa: E402
-from steps import step_at, step_users  # noqa: E402
+# locust/ is on pytest's pythonpath (pyproject.toml): its modules import each other by their plain
+# names, as on the loadgen hosts where they are copied side by side
+from payloads import COVERTYPE_RANGES, PayloadSource, load_payloads, random_row
+from recorder import LatencyRecorder
+from steps import step_at, step_users
 
 
 def test_step_users_and_schedule():
