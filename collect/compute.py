@@ -6,14 +6,15 @@ describe them in words. Figures that cannot be measured are None (null in summar
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .load import repo_module
+from rightsize.names import VARIANT_NAME, parse_variant_name
+from rightsize.steps import step_users
+
 from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
                       STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings)
 
@@ -21,7 +22,6 @@ SLO_ORDER = ("failure_rate", "p95_ms", "cpu_pct", "mem_pct")
 STEP_KEYS = ("users", "duration_s", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "failure_rate",
              "cpu_pct", "cpu_pct_peak", "mem_pct", "mem_pct_peak", "cpu_throttled_pct",
              "generator_cpu_pct", "loadgen_host_cpu_pct", "valid", "slo_pass", "reasons")
-VARIANT_NAME = re.compile(r"^c(?P<cpu>[0-9]+(?:\.[0-9]+)?)-m(?P<mem>[0-9]+)M-r(?P<replicas>[0-9]+)$")
 
 
 # ---------------------------------------------------------------- latency histogram
@@ -273,10 +273,6 @@ def generator_timeseries(loadgen: pd.DataFrame | None) -> pd.DataFrame:
 # ---------------------------------------------------------------- steps
 
 
-# locust/steps.py: the schedule the Locust step shape runs (pure, no Locust import)
-step_users = repo_module("locust/steps.py", "rightsize_steps").step_users
-
-
 def planned_users(meta: dict | None, run_vars: dict | None) -> list[int]:
     """users_step, 2*users_step, ... up to users (the last step capped at users)."""
     for source in (meta or {}, run_vars or {}):
@@ -431,15 +427,6 @@ def _broken_text(key: str, value: float, s: Settings, test: P95Test) -> str:
 
 
 # ---------------------------------------------------------------- variants
-
-
-def parse_variant_name(name: str) -> dict | None:
-    m = VARIANT_NAME.match(name)
-    if not m:
-        return None
-    mem_mib = int(m["mem"])
-    return {"cpu": float(m["cpu"]), "mem": f"{mem_mib}M", "mem_bytes": mem_mib * 2**20,
-            "replicas": int(m["replicas"])}
 
 
 def variant_result(v, run: dict, s: Settings) -> dict:

@@ -12,7 +12,6 @@ Policy for damaged input, so that no figure is ever silently wrong:
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -45,16 +44,6 @@ LOADGEN_COLUMNS = {"ts": "float", "host": "str", "pid": "int", "role": "str", "c
 FAILURES_COLUMNS = {"Method": "str", "Name": "str", "Error": "str", "Occurrences": "int"}
 LOADGEN_ROLES = {"host", "master", "worker"}
 PROBE_PREFIX = "probe-"  # a right-sizing search's probe folders (collect/search.py), not variants
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def repo_module(relative: str, name: str):
-    """A stdlib-only module of the repository outside collect/, loaded by path, so collect/ shares
-    one definition with Locust and the playbooks (locust/steps.py, filter_plugins/rightsize.py)."""
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
