@@ -21,8 +21,13 @@ from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_C
 SLO_ORDER = ("failure_rate", "p95_ms", "cpu_pct", "mem_pct")
 STEP_KEYS = ("users", "duration_s", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "failure_rate",
              "cpu_pct", "cpu_pct_peak", "mem_pct", "mem_pct_peak", "cpu_throttled_pct",
-             "generator_cpu_pct", "loadgen_host_cpu_pct", "valid", "slo_pass", "reasons")
+             "generator_cpu_pct", "loadgen_host_cpu_pct", "connection_errors", "http_errors",
+             "valid", "slo_pass", "reasons")
 
+
+GATEWAY_STATUSES = (502, 504)  # nginx's own answers when it cannot reach or hear from a replica
+HEALTHY_SHARE = 0.8            # a replica answering at least this share of its probes was up
+PATH_ERRORS_MIN = 10           # fewer failed connections in a step are never blamed on the path
 
 # ---------------------------------------------------------------- latency histogram
 
@@ -342,6 +347,9 @@ def step_results(v, settings: Settings) -> list[dict]:
             "p95_test": judge_p95(over, requests),
             "stability": stability(per_second, settings.stability_tolerance),
         }
+        step.update(error_figures(v.errors, first_s, stop_s))
+        step.update(health_figures(v.health, window_start, window_end))
+        step["balancer"] = has_balancer(v.meta, v.samples)
         step.update(target_figures(v.samples, window_start, window_end))
         step.update(loadgen_figures(v.loadgen, window_start, window_end))
         step["workers_min"] = _workers_min(v.workers, window_start, window_end)
@@ -349,6 +357,73 @@ def step_results(v, settings: Settings) -> list[dict]:
         _judge_step(step, settings, expected)
         out.append(step)
     return out
+
+
+def error_figures(errors: pd.DataFrame | None, first_s: int, stop_s: int) -> dict:
+    """Failed requests of a window by kind (errors/*.csv): no HTTP answer at all (refused, reset,
+    timed out) apart from HTTP error answers, and the balancer's 502/504 among the latter.
+    None when the run recorded no error tallies (older runs)."""
+    if errors is None:
+        return dict(connection_errors=None, http_errors=None, gateway_errors=None)
+    win = errors[(errors["ts"] >= first_s) & (errors["ts"] < stop_s)]
+    http = win[win["kind"] == "http"]
+    return dict(connection_errors=int(win.loc[win["kind"] == "connection", "count"].sum()),
+                http_errors=int(http["count"].sum()),
+                gateway_errors=int(http.loc[http["status"].isin(GATEWAY_STATUSES), "count"].sum()))
+
+
+def health_figures(health: pd.DataFrame | None, start: float, end: float) -> dict:
+    """The health probes of a window (target/health.csv): how many each API container answered at its
+    own address, and how many the entry answered. None without probes."""
+    out = dict(replica_probes=None, replica_probes_ok=None, replicas_all_healthy=None, entry_probes=None,
+               entry_probes_ok=None)
+    if health is None or health.empty:
+        return out
+    win = health[(health["ts"] >= start) & (health["ts"] <= end)]
+    replicas, entry = win[win["probe"] != "entry"], win[win["probe"] == "entry"]
+    if not replicas.empty:
+        share = replicas.groupby("probe")["ok"].mean()
+        out.update(replica_probes=int(len(replicas)), replica_probes_ok=int(replicas["ok"].sum()),
+                   replicas_all_healthy=bool((share >= HEALTHY_SHARE).all()))
+    if not entry.empty:
+        out.update(entry_probes=int(len(entry)), entry_probes_ok=int(entry["ok"].sum()))
+    return out
+
+
+def has_balancer(meta: dict | None, samples: pd.DataFrame | None) -> bool:
+    """nginx in front: variant.json says so (balancer), else more than one replica."""
+    meta = meta or {}
+    if isinstance(meta.get("balancer"), bool):
+        return meta["balancer"]
+    replicas = meta.get("replicas")
+    if isinstance(replicas, int) and not isinstance(replicas, bool):
+        return replicas > 1
+    return samples is not None and not samples.empty and samples["container"].nunique() > 1
+
+
+def load_path_failure(step: dict, s: Settings) -> str | None:
+    """The load path's failure in a step, in words, or None.
+
+    Requests that got no HTTP answer (and, behind nginx, its 502/504) count against the load path
+    when they are many enough to matter (at least PATH_ERRORS_MIN and a tenth of what the failure
+    SLO allows) while every API container kept answering its health path at its own address: the
+    service was up, the way to it was not (docs/load-path.md)."""
+    conn = step.get("connection_errors")
+    if conn is None or not step.get("replicas_all_healthy"):
+        return None
+    gateway = step.get("gateway_errors") or 0 if step.get("balancer") else 0
+    broken = conn + gateway
+    if broken < max(PATH_ERRORS_MIN, 0.1 * s.failure_rate_max * max(step["requests"], 1)):
+        return None
+    parts = [f"{conn} requests got no HTTP answer (refused, reset or timed out)"]
+    if gateway:
+        parts.append(f"nginx answered {gateway} with 502/504")
+    entry = ""
+    if step.get("entry_probes"):
+        entry = f"; the entry answered {step['entry_probes_ok']} of {step['entry_probes']} health probes"
+    return (f"load path broken: {' and '.join(parts)} while every API container answered "
+            f"{step['replica_probes_ok']} of {step['replica_probes']} health probes at its own address"
+            f"{entry}: the harness's connections failed, not the service; not a measurement of the target")
 
 
 def _workers_min(workers, start, end):
@@ -373,6 +448,9 @@ def _judge_step(step: dict, s: Settings, expected: int | None) -> None:
                        f"(> {s.generator_cpu_pct_max:g} %): not a measurement of the target")
     if expected is not None and step["workers_min"] is not None and step["workers_min"] < expected:
         invalid.append(f"Locust worker lost: {step['workers_min']} of {expected} connected")
+    path = load_path_failure(step, s)
+    if path:
+        invalid.append(path)
     stab = step["stability"]
     if stab.stable is False:
         invalid.append(f"unstable throughput: {stab.detail}")

@@ -42,6 +42,9 @@ SAMPLES_COLUMNS = {
 LOADGEN_COLUMNS = {"ts": "float", "host": "str", "pid": "int", "role": "str", "cpu_s": "float",
                    "ncpu": "int"}
 FAILURES_COLUMNS = {"Method": "str", "Name": "str", "Error": "str", "Occurrences": "int"}
+ERRORS_COLUMNS = {"ts": "int", "kind": "str", "status": "int", "count": "int"}
+HEALTH_COLUMNS = {"ts": "float", "probe": "str", "ok": "int", "status": "int", "ms": "float"}
+ERROR_KINDS = {"connection", "http"}
 LOADGEN_ROLES = {"host", "master", "worker"}
 PROBE_PREFIX = "probe-"  # a right-sizing search's probe folders (collect/search.py), not variants
 
@@ -59,6 +62,8 @@ class VariantData:
     latency: pd.DataFrame | None = None   # ts, ok, ms, count summed over all latency files
     latency_files: list[str] = field(default_factory=list)
     samples: pd.DataFrame | None = None   # target/samples.csv
+    errors: pd.DataFrame | None = None    # ts, kind, status, count summed over errors/*.csv (newer runs)
+    health: pd.DataFrame | None = None    # target/health.csv: health probes at each replica and the entry
     containers: list[dict] | None = None  # target/containers.json
     loadgen: pd.DataFrame | None = None   # loadgen/*.csv concatenated
     failures: pd.DataFrame | None = None  # locust_failures.csv
@@ -259,6 +264,16 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
     if parts:
         merged = pd.concat(parts, ignore_index=True)
         v.latency = merged.groupby(["ts", "ok", "ms"], as_index=False)["count"].sum()
+    error_files = sorted((v.dir / "errors").glob("*.csv")) if (v.dir / "errors").is_dir() else []
+    if error_files:
+        frames = []
+        for p in error_files:
+            frame = csv(p, ERRORS_COLUMNS)
+            _check(show(p), frame["kind"].isin(ERROR_KINDS), "kind must be connection or http")
+            frames.append(frame)
+        v.errors = pd.concat(frames, ignore_index=True).groupby(["ts", "kind", "status"], as_index=False)["count"].sum()
+    if (p := v.dir / "target" / "health.csv").is_file():
+        v.health = csv(p, HEALTH_COLUMNS).sort_values(["probe", "ts"]).reset_index(drop=True)
     if p := optional("target/samples.csv"):
         v.samples = csv(p, SAMPLES_COLUMNS).sort_values(["container", "ts"]).reset_index(drop=True)
         # 0 is how docker reports "no limit": those figures become null in compute
