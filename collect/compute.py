@@ -6,13 +6,14 @@ describe them in words. Figures that cannot be measured are None (null in summar
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rightsize.names import VARIANT_NAME, parse_variant_name
+from rightsize import capacity
+from rightsize.names import VARIANT_NAME, docker_bytes, parse_variant_name
 from rightsize.steps import step_users
 
 from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
@@ -631,10 +632,19 @@ def _int(*values):
 # ---------------------------------------------------------------- run
 
 
-def analyse(data, s: Settings) -> dict:
-    """Everything the report shows: variants with detail, the run's validity, minimal, 1-vs-N."""
+def analyse(data, s: Settings, probes=()) -> dict:
+    """Everything the report shows: variants with detail, the run's validity, minimal, 1-vs-N, and
+    the capacity model fitted on the variants and on `probes` (a search's probe-NN-* folders, as
+    load.load_variant reads them: measurements like any variant's, judged by collect/search.py)."""
     run = data.run
     variants = [variant_result(v, run, s) for v in data.variants]
+    sources = list(zip(variants, data.variants))
+    capacity_notes = []
+    for p in probes:
+        if p.missing or p.error:
+            capacity_notes.append(f"{p.name}: {p.error or 'no data'}: left out of the capacity model")
+        else:
+            sources.append((variant_result(p, run, s), p))
     reasons = []
     for v in variants:
         if v["verdict"] == "incomplete":
@@ -652,6 +662,88 @@ def analyse(data, s: Settings) -> dict:
         "minimal": minimal(variants, s),
         "replicas": replicas_comparison(variants),
         "failures": failures_table(data),
+        "capacity": capacity_analysis(run, sources, s, capacity_notes),
+    }
+
+
+# ---------------------------------------------------------------- capacity model (rightsize/capacity.py)
+
+
+def _number(low: float, *, low_ok: bool = True, high: float | None = None):
+    """A parser of a number in [low, high] (low excluded unless low_ok); numeric text too (-e k=v)."""
+    def parse(raw) -> float:
+        if isinstance(raw, bool):
+            raise ValueError
+        x = float(raw)
+        if not math.isfinite(x) or x < low or (x == low and not low_ok) or (high is not None and x > high):
+            raise ValueError
+        return x
+    return parse
+
+
+# run.json vars key, the CapacitySettings field it sets, its parser, what it must be, its default in words
+CAPACITY_VARS = (
+    ("locust_wait_min", "locust_wait_min", _number(0), "seconds >= 0", "{:g}"),
+    ("locust_wait_max", "locust_wait_max", _number(0), "seconds >= locust_wait_min", "{:g}"),
+    ("search_cpu_min", "search_cpu_min", _number(0, low_ok=False), "a CPU count > 0", "{:g}"),
+    ("search_resolution", "search_resolution", _number(0, low_ok=False), "a CPU count > 0", "{:g}"),
+    ("search_mem_target_pct", "search_mem_target_pct", _number(0, low_ok=False, high=100),
+     "a percentage in (0, 100]", "{:g}"),
+    ("search_mem_round", "search_mem_round_bytes", docker_bytes, "a docker memory size such as 64M",
+     lambda b: capacity.mem_text(b)),
+    ("capacity_predict_users", "capacity_predict_users", capacity.parse_users_list,
+     "whole numbers >= 1 such as [10000, 20000]", lambda users: "[" + ", ".join(map(str, users)) + "]"),
+)
+
+
+def capacity_settings(run: dict, s: Settings) -> tuple[capacity.CapacitySettings, list[str]]:
+    """The capacity model's knobs: the SLO and generator limit from s, the rest from run.json vars
+    (CAPACITY_VARS). A key a run did not record (runs before the capacity model) or that does not
+    parse takes its default, and a note names it, so a re-render never guesses silently."""
+    defaults = capacity.CapacitySettings()
+    recorded = run.get("vars") or {}
+    values, notes = {}, []
+    for key, name, parse, expected, shown in CAPACITY_VARS:
+        default = getattr(defaults, name)
+        default_text = shown(default) if callable(shown) else shown.format(default)
+        raw = recorded.get(key)
+        if raw is None or raw == "":
+            notes.append(f"run.json has no {key}: the default {default_text} was used")
+            continue
+        try:
+            values[name] = parse(raw)
+        except (TypeError, ValueError):
+            notes.append(f"run.json {key}={raw!r} is not {expected}: the default {default_text} was used")
+    wait_min = values.get("locust_wait_min", defaults.locust_wait_min)
+    if values.get("locust_wait_max", defaults.locust_wait_max) < wait_min:
+        values.pop("locust_wait_max", None)
+        values.pop("locust_wait_min", None)
+        notes.append(f"run.json locust_wait_max is below locust_wait_min: the defaults "
+                     f"between({defaults.locust_wait_min:g}, {defaults.locust_wait_max:g}) were used")
+    values.update(slo_failure_rate_max=s.failure_rate_max, slo_cpu_pct_max=s.cpu_pct_max,
+                  generator_cpu_pct_max=s.generator_cpu_pct_max)
+    return replace(defaults, **values), notes
+
+
+def capacity_analysis(run: dict, sources, s: Settings, notes: list[str] = ()) -> dict:
+    """The capacity model of a run: sources are (variant_result dict, VariantData) of every variant
+    and search probe. Returns the model (None without one), summary.json's block, why there is none,
+    the settings used with their notes, and the hosts' cores the generator paragraph compares with."""
+    settings, setting_notes = capacity_settings(run, s)
+    observations = [capacity.observe_variant(r["steps"], v.samples, v.latency, v.loadgen, name=r["name"],
+                                             cpu=r["cpu"], replicas=r["replicas"],
+                                             failure_rate_max=s.failure_rate_max)
+                    for r, v in sources if r["steps"]]
+    target_cores, loadgen_cores, shared = capacity.hosts_cores((run.get("manifest") or {}).get("hosts"))
+    model = capacity.capacity_model(observations, settings, target_users=int(run["target_users"]),
+                                    target_cores=target_cores, loadgen_cores=loadgen_cores,
+                                    target_on_loadgen=shared)
+    return {
+        "model": model, "block": model.block() if model is not None else None,
+        "why": capacity.no_model_reason(observations) if model is None else None,
+        "settings": settings, "notes": setting_notes + list(notes),
+        "sources": [o.name for o in observations if not o.steps.empty],
+        "target_cores": target_cores, "loadgen_cores": loadgen_cores, "target_on_loadgen": shared,
     }
 
 
@@ -746,6 +838,7 @@ def summary(analysis: dict) -> dict:
     }
     if analysis.get("search_summary") is not None:  # a search run (collect/search.py attach)
         out["search"] = analysis["search_summary"]
+    out["capacity"] = (analysis.get("capacity") or {}).get("block")  # null: no model (and why: the report)
     return out
 
 

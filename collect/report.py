@@ -62,14 +62,17 @@ def newest_run(results: Path) -> Path:
 
 def analyse_dir(run_dir: Path, strict: bool = False):
     from collect import compute, search
-    from collect.load import load_run
+    from collect.load import PROBE_PREFIX, load_run, load_variant
     from collect.settings import settings_from_run
 
     data = load_run(run_dir, strict=strict)
     for v in data.variants:
         if v.error:
             print(f"warning: {v.error} — variant {v.name} marked incomplete", file=sys.stderr)
-    analysis = compute.analyse(data, settings_from_run(data.run))
+    # a search's probes are measurements too: the capacity model pools them with the variants
+    probes = [load_variant(run_dir, d.name) for d in sorted(Path(run_dir).glob(PROBE_PREFIX + "*"))
+              if (d / "variant.json").is_file()]
+    analysis = compute.analyse(data, settings_from_run(data.run), probes)
     if search.is_search_run(run_dir):  # search.json: the right-sizing search (docs/search.md)
         search.attach(analysis, run_dir)
     return data, analysis

@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 
 T0 = 1_800_000_000.0
+# run.json vars the capacity model reads (group_vars defaults), as a current run records them
+CAPACITY_VARS = {"locust_wait_min": 1, "locust_wait_max": 3, "search_cpu_min": 0.25, "search_resolution": 0.25,
+                 "search_mem_target_pct": 75, "search_mem_round": "64M", "capacity_predict_users": [10000]}
 ERRORS = ("HTTPError('503 Server Error: Service Unavailable for url: /predict')",
           "ConnectionResetError(104, 'Connection reset by peer')")
 
@@ -54,6 +57,14 @@ class VariantSpec:
     cut_latency_tail: str | None = None  # text appended without newline to the first latency file
     drop: tuple[str, ...] = ()        # files to delete afterwards, relative to the variant folder
     status: str = "done"
+    # A known service demand: the API containers then burn idle_cores each plus cpu_s_per_request
+    # CPU-seconds per successful request, at the moment it is served (StepSpec.cpu_cores is ignored).
+    cpu_s_per_request: float | None = None
+    idle_cores: float = 0.02
+    # A known generator cost: each Locust worker then burns generator_idle_cores plus this many
+    # CPU-seconds per request it sent (StepSpec.generator_cores is ignored).
+    generator_cpu_s_per_request: float | None = None
+    generator_idle_cores: float = 0.02
 
 
 @dataclass
@@ -131,6 +142,11 @@ def write_variant(run_dir: Path, spec: VariantSpec, start: float, rng) -> tuple[
     steps.to_csv(vdir / "steps.csv", index=False)
 
     seconds = np.arange(0, math.floor(end - start))
+    ok_times = req.loc[req["ok"] == 1, "t"].to_numpy()
+
+    def served(times, a, b):  # requests of `times` (sorted) in (a, b]
+        return int(np.searchsorted(times, b, side="right") - np.searchsorted(times, a, side="right"))
+
     # target samples, one row per container per second
     srows = []
     for i in range(replicas):
@@ -141,8 +157,12 @@ def write_variant(run_dir: Path, spec: VariantSpec, start: float, rng) -> tuple[
             ts = start + j + 0.5
             if prev is not None:
                 st = step_at((prev + ts) / 2)
-                cores = (st.cpu_cores if st else 0.01) / replicas
-                cpu_ns += cores * 1e9 * (ts - prev)
+                if spec.cpu_s_per_request is not None:
+                    cpu_ns += (spec.idle_cores * (ts - prev)
+                               + spec.cpu_s_per_request * served(ok_times, prev, ts) / replicas) * 1e9
+                else:
+                    cores = (st.cpu_cores if st else 0.01) / replicas
+                    cpu_ns += cores * 1e9 * (ts - prev)
                 periods += 10
                 throttled += round(10 * (st.throttled_frac if st else 0))
             if i == 0 and spec.restart_at is not None and prev is not None \
@@ -164,16 +184,23 @@ def write_variant(run_dir: Path, spec: VariantSpec, start: float, rng) -> tuple[
     # loadgen: the host and each Locust process
     lrows = []
     cum = {("host", 0): 0.0, ("master", 100): 0.0, **{("worker", p): 0.0 for p in pids}}
+    sent_by = {p: req.loc[req["worker"] == w, "t"].to_numpy() for w, p in enumerate(pids)}
     prev = None
     for j in seconds:
         ts = start + j + 0.2
         if prev is not None:
             st = step_at((prev + ts) / 2)
-            g = st.generator_cores if st else 0.02
             cum[("master", 100)] += 0.05 * (ts - prev)
+            workers_s = 0.0
             for p in pids:
-                cum[("worker", p)] += g * (ts - prev)
-            cum[("host", 0)] += (0.1 + 0.05 + g * len(pids)) * (ts - prev)
+                if spec.generator_cpu_s_per_request is not None:
+                    used = (spec.generator_idle_cores * (ts - prev)
+                            + spec.generator_cpu_s_per_request * served(sent_by[p], prev, ts))
+                else:
+                    used = (st.generator_cores if st else 0.02) * (ts - prev)
+                cum[("worker", p)] += used
+                workers_s += used
+            cum[("host", 0)] += (0.1 + 0.05) * (ts - prev) + workers_s
         for (role, pid), value in cum.items():
             lrows.append({"ts": round(ts, 3), "host": "lg1", "pid": pid, "role": role,
                           "cpu_s": round(value, 6), "ncpu": 2})
@@ -221,8 +248,10 @@ def _iso(t: float) -> str:
 
 def write_run(run_dir, variants: list[VariantSpec], target_users: int, run_id: str | None = None,
               t0: float = T0, seed: int = 0, slo: dict | None = None, report: dict | None = None,
-              skipped: list[dict] = (), planned_only: list[str] = ()) -> dict[str, VariantTruth]:
-    """Write run.json and one folder per variant; planned_only names are planned but never run."""
+              skipped: list[dict] = (), planned_only: list[str] = (),
+              run_vars: dict | None = None) -> dict[str, VariantTruth]:
+    """Write run.json and one folder per variant; planned_only names are planned but never run.
+    run_vars update run.json's vars (a None value removes the key: a run recorded before it existed)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -238,7 +267,7 @@ def write_run(run_dir, variants: list[VariantSpec], target_users: int, run_id: s
         "vars": {"profile": "synthetic", "users": target_users,
                  "users_step": first.steps[0].users if first else target_users,
                  "step_duration": first.step_duration if first else 30,
-                 "image": "local/inference:synthetic"},
+                 "image": "local/inference:synthetic", **CAPACITY_VARS},
         "variants": [v.name for v in variants] + list(planned_only),
         "skipped": list(skipped),
         "manifest": {"git_commit": "0123456789abcdef", "ansible_version": "2.19.0",
@@ -246,6 +275,11 @@ def write_run(run_dir, variants: list[VariantSpec], target_users: int, run_id: s
                      "hosts": {"localhost": {"groups": ["target", "loadgen"], "cores": 2,
                                              "mem_mb": 24000, "kernel": "6.1.0"}}},
     }
+    for key, value in (run_vars or {}).items():
+        if value is None:
+            run["vars"].pop(key, None)
+        else:
+            run["vars"][key] = value
     (run_dir / "run.json").write_text(json.dumps(run, indent=1))
     return truth
 

@@ -70,8 +70,10 @@ class CapacitySettings:
 def parse_users_list(value) -> tuple[int, ...]:
     """capacity_predict_users as a tuple of whole numbers >= 1: from a list, a number, or the
     "10000,20000" that `-e capacity_predict_users=10000,20000` gives. ValueError otherwise."""
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) \
-        else [value]
+    if isinstance(value, str):  # "10000,20000", or a list that reached run.json as text: "[10000]"
+        items = value.strip().removeprefix("[").removesuffix("]").split(",")
+    else:
+        items = value if isinstance(value, (list, tuple)) else [value]
     out = []
     for item in items:
         if isinstance(item, bool):
@@ -283,21 +285,39 @@ def fit_demand(points: pd.DataFrame) -> Demand | None:
     relative gap between the fit at a step's mean X and the step's mean busy cores. No model
     (None) with fewer than two steps whose mean RPS differ by at least 10 % (the larger >= 1.1 x
     the smaller), fewer than 3 points, or a slope <= 0."""
+    fit = _fit_demand(points)
+    return fit if isinstance(fit, Demand) else None
+
+
+def _fit_demand(points: pd.DataFrame | None) -> Demand | str:
+    """fit_demand, or in words why there is no fit."""
+    need = f"it takes two whose RPS differ by {MIN_RPS_SPREAD:.0%} or more"
     if points is None or points.empty:
-        return None
+        return "no valid step kept the failure SLO with its CPU measured"
     pts = points.dropna(subset=["ok_rps", "busy_cores"])
     by_step = pts.groupby(["variant", "users"]).agg(x=("ok_rps", "mean"), u=("busy_cores", "mean"),
                                                    r=("replicas", "first"))
-    if len(pts) < 3 or not _two_distinct(by_step["x"].to_numpy(float)):
-        return None
+    x = by_step["x"].to_numpy(float)
+    if by_step.empty:
+        return "no valid step kept the failure SLO with its CPU measured"
+    if len(by_step) < 2:
+        variant, users = by_step.index[0]
+        return (f"only one valid step ({variant} at {users:,} users) kept the failure SLO with its CPU "
+                f"measured: {need}")
+    if not _two_distinct(x):
+        return (f"the {len(by_step)} valid steps that kept the failure SLO with their CPU measured served "
+                f"{x.min():,.1f}-{x.max():,.1f} RPS: {need}")
+    if len(pts) < 3:
+        return f"only {len(pts)} one-second samples in the fitted windows: the fit takes at least 3"
     a = np.column_stack([pts["replicas"].to_numpy(float), pts["ok_rps"].to_numpy(float)])
     y = pts["busy_cores"].to_numpy(float)
     coef, _, rank, _ = np.linalg.lstsq(a, y, rcond=None)
     if rank < 2:
-        return None
+        return "the samples cannot tell the idle CPU from the CPU per request apart (a degenerate fit)"
     idle, d = float(coef[0]), float(coef[1])
     if not d > 0:
-        return None
+        return (f"busy CPU did not grow with RPS (fitted slope {d * 1000:.3g} ms of CPU per request): "
+                "no service demand to fit")
     n = len(y)
     rss = float(((y - a @ coef) ** 2).sum())
     cov = rss / (n - 2) * np.linalg.inv(a.T @ a)
@@ -624,6 +644,15 @@ def capacity_model(observations: Sequence[VariantObservations], settings: Capaci
         processes_available=available, loadgen_cores=loadgen_cores, points=points, steps=steps)
 
 
+def no_model_reason(observations: Sequence[VariantObservations]) -> str | None:
+    """Why capacity_model has no model for these observations, in words (None: it has one)."""
+    points, steps = pooled(observations)
+    if steps.empty:
+        return "no valid step was measured"
+    fit = _fit_demand(points)
+    return None if isinstance(fit, Demand) else fit
+
+
 def capacity_block(observations: Sequence[VariantObservations], settings: CapacitySettings, *,
                    target_users: int, target_cores: float | None = None, loadgen_cores: float | None = None,
                    target_on_loadgen: bool = False) -> dict | None:
@@ -653,33 +682,57 @@ def hosts_cores(hosts: dict) -> tuple[float | None, float | None, bool]:
 # ---------------------------------------------------------------- the report's words
 
 
-def generator_sentence(block: dict, loadgen_cores: float | None = None) -> str:
-    """"10,000 users ~ 4,950 RPS need ~ 4 Locust processes; your loadgen hosts have 2 cores", for
-    the largest predicted load, and plainly whether the lab can send the target users validly."""
+NO_MODEL = ("it takes at least two valid steps that kept the failure SLO, had their CPU measured and "
+            f"differ in RPS by {MIN_RPS_SPREAD:.0%} or more, with busy CPU growing with RPS")
+
+
+def generator_sentence(block: dict, loadgen_cores: float | None = None,
+                       target_users: int | None = None) -> str:
+    """The generator paragraph: what a Locust worker spends per request, how far the lab got
+    validly, "10,000 users ~ 4,950 RPS need ~ 4 Locust processes; your loadgen hosts have 2 cores"
+    for the largest predicted load (and the run's target users when they differ), and plainly
+    whether the lab can send them validly. processes_available is counted at the target users (less
+    what a target on a loadgen host uses there), so for a larger load it is an upper bound."""
     gen = block["generator"]
+    parts = [f"The lab sent up to {block['measured_max_users']:,} users validly."]
     if gen.get("cpu_s_per_request") is None:
-        return "The Locust processes' CPU was not measured: no generator figures."
-    preds = block["predictions"]
-    top = max(preds, key=lambda p: p["users"])
+        return " ".join(parts + ["The Locust processes' CPU was not measured: no generator figures."])
+    preds = sorted(block["predictions"], key=lambda p: p["users"])
+    top = preds[-1]
+    target = next((p for p in preds if p["users"] == target_users), None)
     have = (f"your loadgen hosts have {loadgen_cores:g} cores" if loadgen_cores is not None
-            else "the loadgen hosts' cores are not known")
-    if gen.get("processes_available") is not None and loadgen_cores is not None \
-            and gen["processes_available"] < math.floor(loadgen_cores + 1e-9):
-        have += f" ({gen['processes_available']} left beside the target)"
-    parts = [f"A Locust worker spends {gen['cpu_s_per_request'] * 1000:.3g} ms of CPU per request it "
-             "sends."]
-    need = top.get("generator_processes")
-    processes = _count(need, "Locust process") if need is not None else "an unknown number of Locust processes"
-    parts.append(f"{top['users']:,} users ~ {top['rps']:,.0f} RPS need ~ {processes}; {have}.")
-    needed, available = gen.get("processes_needed"), gen.get("processes_available")
-    if needed is not None and available is not None:
-        if needed > available:
-            parts.append("This lab cannot send the target load validly: it takes "
-                         f"{_count(needed, 'process')} under the generator's CPU limit and the loadgen "
-                         f"hosts have room for {available}; add loadgen hosts (or cores).")
-        else:
-            parts.append(f"The target load takes {needed} of the {_count(available, 'process')} the loadgen "
-                         "hosts have room for.")
+            else "the loadgen hosts' cores are not known (run.json manifest.hosts)")
+    available = gen.get("processes_available")
+    if available is not None and loadgen_cores is not None and available < math.floor(loadgen_cores + 1e-9):
+        have += f" ({available} left beside the target)"
+    parts.append(f"A Locust worker spends {gen['cpu_s_per_request'] * 1000:.3g} ms of CPU per request it "
+                 "sends.")
+
+    def need(p):
+        n = p.get("generator_processes")
+        return _count(n, "Locust process") if n is not None else "an unknown number of Locust processes"
+    parts.append(f"{top['users']:,} users ~ {top['rps']:,.0f} RPS need ~ {need(top)}; {have}.")
+    if target is not None and target is not top:
+        parts.append(f"This run's target, {target['users']:,} users ~ {target['rps']:,.0f} RPS, needs ~ "
+                     f"{need(target)}.")
+    if available is None:
+        return " ".join(parts)
+    needed = gen.get("processes_needed")  # at the target users
+    who = f"{target['users']:,} users take" if target is not None else "it takes"
+    if needed is not None and needed > available:
+        parts.append(f"This lab cannot send the target load validly: {who} {_count(needed, 'process')} "
+                     f"under the generator's CPU limit and the loadgen hosts have room for {available}; add "
+                     "loadgen hosts (or cores).")
+    elif needed is not None:
+        parts.append(f"The target load takes {needed} of the {_count(available, 'process')} the loadgen "
+                     "hosts have room for.")
+    top_needed = top.get("generator_processes")
+    if top is not target and top_needed is not None and top_needed > available \
+            and not (needed is not None and needed > available and top_needed == needed):
+        lead = "Nor can it send" if needed is not None and needed > available else "It cannot send"
+        parts.append(f"{lead} {top['users']:,} users validly: they take "
+                     f"{_count(top_needed, 'process')} and the loadgen hosts have room for at most "
+                     f"{available}.")
     return " ".join(parts)
 
 
@@ -687,12 +740,30 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
 
 
-def render_capacity_markdown(block: dict | None, loadgen_cores: float | None = None) -> str:
+def method_markdown() -> str:
+    """The method in three plain sentences, for the report section (docs/report.md has the formulas)."""
+    return (
+        "**Method.** Busy CPU is fitted against successful requests per second over every 1-s sample of "
+        "the valid steps that kept the failure SLO, variants and search probes together (utilisation law: "
+        "busy = idle × replicas + D × RPS), and D, the CPU-seconds per request, comes with a "
+        f"{DEMAND_CONFIDENCE:.0%} interval (D ± t × its standard error) that gives each prediction's CPU range. "
+        "N users who wait Z = (min + max) / 2 seconds between requests offer N / (Z + R) requests per second "
+        "(interactive response time law, R the response time), and a replica whose throughput stopped growing "
+        f"(less than {CEILING_GROWTH_SHARE:.0%} of the users' growth) while its response time at least "
+        f"{'doubled' if CEILING_LATENCY_FACTOR == 2 else f'grew {CEILING_LATENCY_FACTOR:g}-fold'} and its CPU "
+        "stayed under the SLO has a ceiling: a load above it gets more replicas, not more CPU. "
+        "An extrapolated row extends straight lines beyond what the lab sent and cannot see a ceiling, a "
+        "lock or a memory cliff that no measured step reached, and a large fit error means the line does "
+        "not even describe the measured steps: trust none of them as a measurement before one run confirms it.")
+
+
+def render_capacity_markdown(block: dict | None, loadgen_cores: float | None = None, *,
+                             target_users: int | None = None, why: str | None = None) -> str:
     """The report's "Capacity model" section body (markdown, no heading): the model in words, the
-    predictions table with each row's basis, the generator paragraph."""
+    predictions table with each row's basis, "scale out, not up" where the ceiling binds, the
+    generator paragraph. Without a model, one sentence saying why (`why`, from no_model_reason)."""
     if block is None:
-        return ("No capacity model: it takes at least two valid steps that kept the failure SLO, had "
-                "their CPU measured and differ in RPS by 10 % or more.\n")
+        return f"No capacity model: {why or NO_MODEL}.\n"
     d = block["demand"]
     lines = [
         f"**Service demand**: {d['cpu_s_per_request'] * 1000:.3g} ms of CPU per request (95 % interval "
@@ -730,7 +801,14 @@ def render_capacity_markdown(block: dict | None, loadgen_cores: float | None = N
         lines.append(f"| {p['users']:,} | {basis} | {p['rps']:,.1f} | {p['replicas']} | "
                      f"{p['cpu_per_replica']:g} ({p['cpu_low']:g}-{p['cpu_high']:g}) | {p['mem']} | "
                      f"{procs if procs is not None else '—'} | {p.get('note', '').replace('|', '/')} |")
-    lines += ["", generator_sentence(block, loadgen_cores), ""]
+    lines.append("")
+    binding = [p for p in block["predictions"] if p["replicas"] > 1]
+    if ceiling is not None and binding:
+        loads = "; ".join(f"{p['users']:,} users (~{p['rps']:,.0f} RPS) take {p['replicas']} replicas of "
+                          f"{p['cpu_per_replica']:g} CPU" for p in binding)
+        lines += [f"**Scale out, not up**: one replica tops out near {ceiling:,.0f} RPS, below what these "
+                  f"loads ask of it, so more CPU per replica would not serve them: {loads}.", ""]
+    lines += [generator_sentence(block, loadgen_cores, target_users), ""]
     if any(p["basis"] == "extrapolated" for p in block["predictions"]):
         lines += ["Rows marked extrapolated are predictions beyond the "
                   f"{block['measured_max_users']:,} users the lab sent validly, not measurements: "
