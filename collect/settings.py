@@ -1,26 +1,29 @@
 """The report's knobs, in one place, named as in group_vars.
 
-run.json's "slo" and "report" blocks override these defaults for one run; everything else in
-collect/ reads thresholds from a Settings object, never from a literal.
+Their defaults are the public variables' own (rightsize/variables.py, the table group_vars is
+generated from); run.json's "slo" and "report" blocks override them for one run; everything else
+in collect/ reads thresholds from a Settings object, never from a literal.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-# SLO thresholds (group_vars: slo_failure_rate_max, slo_p95_ms_max, slo_cpu_pct_max, slo_mem_pct_max)
-SLO_DEFAULTS = {
-    "failure_rate_max": 0.01,  # failed / all requests, 0-1; value < max passes
-    "p95_ms_max": 1000.0,      # p95 latency in ms; judged with a binomial test, see compute.judge_p95
-    "cpu_pct_max": 90.0,       # mean CPU of the API containers, % of their summed limit
-    "mem_pct_max": 90.0,       # mean memory of the most loaded API container, % of its limit
-}
+from rightsize.variables import VARIABLES
 
-# Measurement rules (group_vars: report_warmup_s, generator_cpu_pct_max, report_stability_tolerance)
-REPORT_DEFAULTS = {
-    "warmup_s": 10.0,               # first seconds of each step left out of every figure
-    "generator_cpu_pct_max": 80.0,  # a Locust process above this % of one core invalidates the step
-    "stability_tolerance": 0.10,    # sub-window RPS may differ by this fraction of their mean
+# Settings field -> the public variable it is (group_vars name)
+SLO_VARIABLES = {
+    "failure_rate_max": "slo_failure_rate_max",  # failed / all requests, 0-1; value < max passes
+    "p95_ms_max": "slo_p95_ms_max",              # p95 latency in ms; judged with a binomial test, see compute.judge_p95
+    "cpu_pct_max": "slo_cpu_pct_max",            # mean CPU of the API containers, % of their summed limit
+    "mem_pct_max": "slo_mem_pct_max",            # mean memory of the most loaded API container, % of its limit
 }
+REPORT_VARIABLES = {
+    "warmup_s": "report_warmup_s",                     # first seconds of each step left out of every figure
+    "generator_cpu_pct_max": "generator_cpu_pct_max",  # a Locust process above this % of one core invalidates the step
+    "stability_tolerance": "stability_tolerance",      # sub-window RPS may differ by this fraction of their mean
+}
+SLO_DEFAULTS = {key: float(VARIABLES[name].default) for key, name in SLO_VARIABLES.items()}
+REPORT_DEFAULTS = {key: float(VARIABLES[name].default) for key, name in REPORT_VARIABLES.items()}
 
 # Statistical rules (not user knobs; documented in the report's method notes)
 P95_QUANTILE = 0.95          # the percentile the latency SLO is about

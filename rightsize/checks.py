@@ -1,50 +1,104 @@
 """The preflight checks: every problem with the public variables, as messages naming the variable.
 
+Each variable's kind, bounds and the wording of what it accepts come from its one declaration in
+rightsize/variables.py; this module applies them (and the rules that tie two variables together).
 Each function returns a list of messages, empty when the values are fine; nothing is deployed
 while one is not empty (roles/preflight).
 """
+import math
+import os
 import re
 
+from rightsize import variables as table
 from rightsize.names import docker_bytes
 from rightsize.payloads import payload_errors
-from rightsize.values import number, search_replicas, whole_number
+from rightsize.values import number, search_replicas, users_list, whole_number
+from rightsize.variables import VARIABLES, is_given, to_bool
+
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# checked by the functions below (they tie variables together), not one by one in preflight_errors
+VARIANT_VARIABLES = ("cpu", "mem", "replicas")
+LOAD_VARIABLES = ("users", "users_step", "step_duration")
+STRUCTURES = (table.PROFILE, table.PROFILES, table.VARIANTS, table.PAYLOADS)
+
+
+def _within(var, x) -> bool:
+    if not math.isfinite(x):
+        return False
+    if var.minimum is not None and (x < var.minimum or (var.exclusive_minimum and x == var.minimum)):
+        return False
+    return var.maximum is None or x <= var.maximum
+
+
+def _fits(var, value) -> bool:
+    """True when value is of the variable's kind and inside its bounds (ValueError/TypeError: no)."""
+    kind = var.kind
+    if kind == table.NUMBER:
+        return _within(var, number(value))
+    if kind == table.WHOLE:
+        return _within(var, whole_number(value))
+    if kind == table.BOOL:
+        return isinstance(to_bool(value), bool)
+    if kind == table.AUTO_BOOL:
+        return str(value).strip().lower() == "auto" or isinstance(to_bool(value), bool)
+    if kind == table.AUTO_WHOLE:
+        return str(value).strip().lower() == "auto" or _within(var, whole_number(value))
+    if kind == table.CHOICE:
+        return str(value) in var.choices
+    if kind == table.SIZE:
+        return _within(var, docker_bytes(value))
+    if kind == table.URL_PATH:
+        return isinstance(value, str) and value.startswith("/")
+    if kind == table.ABS_PATH:
+        return isinstance(value, str) and os.path.isabs(value) and os.path.normpath(value) != "/" \
+            and not re.search(r"\s", value)
+    if kind == table.TEXT:
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if kind == table.MAPPING:
+        return isinstance(value, dict)
+    if kind == table.LIST:
+        return isinstance(value, (list, tuple))
+    if kind == table.USERS_LIST:
+        return bool(users_list(value))
+    if kind == table.REPLICAS_LIST:
+        return all(count >= 1 for count in search_replicas(value))
+    if kind == table.FOLDER_NAME:
+        return bool(FOLDER_NAME.fullmatch(str(value)))
+    raise ValueError(f"{var.name}: kind {kind} is checked by its own function")
+
+
+def variable_error(name, value, source=""):
+    """The message naming the variable and what it accepts, or None when the value is fine."""
+    var = VARIABLES[name]
+    if var.optional and not is_given(value):
+        return None
+    try:
+        if _fits(var, value):
+            return None
+    except (TypeError, ValueError, OverflowError):
+        pass
+    where = f" ({source})" if source else ""
+    return f"{name}={value!r}{where}: expected {var.accepts}"
 
 
 def variant_errors(cpu, mem, replicas, source="extra-vars"):
     """Messages naming each bad variable of one variant; empty when it is fine."""
-    errors = []
-    try:
-        if number(cpu) <= 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"cpu={cpu!r} ({source}): expected a number of CPUs > 0, e.g. 0.25, 0.5, 1.0")
-    try:
-        docker_bytes(mem)
-    except ValueError:
-        errors.append(f"mem={mem!r} ({source}): expected a docker memory size > 0, e.g. 256M, 512M, 1G, 1.5g")
-    try:
-        if whole_number(replicas) < 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"replicas={replicas!r} ({source}): expected a whole number >= 1")
-    return errors
+    return [error for error in (variable_error("cpu", cpu, source), variable_error("mem", mem, source),
+                                variable_error("replicas", replicas, source)) if error]
 
 
 def load_errors(users, users_step, step_duration, warmup_s):
     """Messages naming each bad load variable; empty when they are fine."""
-    errors = []
-    checked = {}
-    for name, value in (("users", users), ("users_step", users_step), ("step_duration", step_duration)):
-        try:
-            checked[name] = whole_number(value)
-            if checked[name] < 1:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.append(f"{name}={value!r}: expected a whole number >= 1")
-            checked.pop(name, None)
+    given = {"users": users, "users_step": users_step, "step_duration": step_duration}
+    errors = [error for error in (variable_error(name, value) for name, value in given.items()) if error]
+    checked = {name: whole_number(value) for name, value in given.items() if variable_error(name, value) is None}
     if "users" in checked and "users_step" in checked and checked["users_step"] > checked["users"]:
         errors.append(f"users_step={users_step} is larger than users={users}: expected 1 <= users_step <= users")
-    if "step_duration" in checked and checked["step_duration"] <= float(warmup_s):
+    try:
+        warmup = number(warmup_s)
+    except (TypeError, ValueError):
+        return errors  # named by its own check
+    if "step_duration" in checked and checked["step_duration"] <= warmup:
         errors.append(
             f"step_duration={step_duration!r}: expected more seconds than the warm-up "
             f"report_warmup_s={warmup_s!r}, or nothing of the step is measured"
@@ -52,41 +106,46 @@ def load_errors(users, users_step, step_duration, warmup_s):
     return errors
 
 
-def search_errors(hostvars):
-    """Problems with the search variables (only when search=true)."""
-    if str(hostvars.get("search", False)).lower() not in ("true", "yes", "1"):
-        return []
-    errors = []
-    if hostvars.get("cpu") not in (None, "") or hostvars.get("mem") not in (None, ""):
-        errors.append("cpu/mem: search=true finds them itself; drop -e cpu=... mem=...")
-    for name in ("search_cpu_min", "search_resolution"):
-        try:
-            if number(hostvars.get(name)) <= 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.append(f"{name}={hostvars.get(name)!r}: expected a number of CPUs > 0")
-    if hostvars.get("search_cpu_max") not in (None, ""):
-        try:
-            if number(hostvars["search_cpu_max"]) < number(hostvars.get("search_cpu_min")):
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.append(f"search_cpu_max={hostvars.get('search_cpu_max')!r}: expected a number >= search_cpu_min")
-    for name in ("search_probe_mem", "search_mem_round"):
-        try:
-            docker_bytes(hostvars.get(name))
-        except ValueError:
-            errors.append(f"{name}={hostvars.get(name)!r}: expected a docker memory size, e.g. 2G, 64M")
-    for name, low, high in (("search_max_probes", 1, 100), ("search_mem_target_pct", 1, 99)):
-        try:
-            if not low <= whole_number(hostvars.get(name)) <= high:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.append(f"{name}={hostvars.get(name)!r}: expected a whole number {low}-{high}")
+def _searching(hostvars) -> bool:
     try:
-        if any(count < 1 for count in search_replicas(hostvars.get("search_replicas"))):
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"search_replicas={hostvars.get('search_replicas')!r}: expected whole numbers >= 1, e.g. 1,2,3")
+        return to_bool(hostvars.get("search", False))
+    except ValueError:
+        return False  # named by its own check
+
+
+def search_errors(hostvars):
+    """The search's rules that tie variables together (each variable is checked on its own too)."""
+    errors = []
+    if _searching(hostvars) and (is_given(hostvars.get("cpu")) or is_given(hostvars.get("mem"))):
+        errors.append("cpu/mem: search=true finds them itself; drop -e cpu=... mem=...")
+    low, high = hostvars.get("search_cpu_min"), hostvars.get("search_cpu_max")
+    if is_given(high) and variable_error("search_cpu_min", low) is None \
+            and variable_error("search_cpu_max", high) is None and number(high) < number(low):
+        errors.append(f"search_cpu_max={high!r}: expected a number >= search_cpu_min={low!r}")
+    return errors
+
+
+def wait_errors(hostvars):
+    """locust_wait_max below locust_wait_min."""
+    low, high = hostvars.get("locust_wait_min"), hostvars.get("locust_wait_max")
+    if low is None or high is None or variable_error("locust_wait_min", low) or variable_error("locust_wait_max", high):
+        return []
+    if number(high) < number(low):
+        return [f"locust_wait_max={high!r}: expected a number >= locust_wait_min={low!r}"]
+    return []
+
+
+def profiles_errors(profiles):
+    """Each profile must give users, users_step and step_duration as whole numbers >= 1."""
+    if not isinstance(profiles, dict) or not profiles:
+        return [f"profiles={profiles!r}: expected {VARIABLES['profiles'].accepts}"]
+    errors = []
+    for name, item in profiles.items():
+        if not isinstance(item, dict):
+            errors.append(f"profiles.{name}={item!r}: expected a mapping with users, users_step, step_duration")
+            continue
+        errors += [f"profiles.{name}.{error}" for key in LOAD_VARIABLES
+                   for error in [variable_error(key, item.get(key))] if error]
     return errors
 
 
@@ -98,12 +157,12 @@ def preflight_errors(hostvars):
     if profile not in profiles:
         errors.append(f"profile={profile!r}: expected one of {', '.join(sorted(profiles))}")
         return errors
-    explicit = hostvars.get("cpu") not in (None, "") or hostvars.get("mem") not in (None, "")
-    searching = str(hostvars.get("search", False)).lower() in ("true", "yes", "1")
-    if searching:
+    errors += profiles_errors(profiles)
+    explicit = is_given(hostvars.get("cpu")) or is_given(hostvars.get("mem"))
+    if _searching(hostvars):
         pass
     elif explicit:
-        if hostvars.get("cpu") in (None, "") or hostvars.get("mem") in (None, ""):
+        if not is_given(hostvars.get("cpu")) or not is_given(hostvars.get("mem")):
             errors.append("cpu and mem: give both (e.g. -e 'cpu=0.5 mem=512M') or neither (run the variants list)")
         else:
             errors += variant_errors(hostvars["cpu"], hostvars["mem"], hostvars.get("replicas", 1))
@@ -115,38 +174,19 @@ def preflight_errors(hostvars):
             errors += variant_errors(item["cpu"], item["mem"], item.get("replicas", 1), f"variants[{index}]")
         if not hostvars.get("variants"):
             errors.append("variants: the list is empty; give cpu and mem, or list variants in group_vars")
+    if not explicit and "replicas" in hostvars:
+        errors += [e for e in [variable_error("replicas", hostvars["replicas"])] if e]
     errors += load_errors(
         hostvars.get("users"), hostvars.get("users_step"), hostvars.get("step_duration"),
-        hostvars.get("report_warmup_s", 10),
+        hostvars.get("report_warmup_s", VARIABLES["report_warmup_s"].default),
     )
-    for name in ("keep", "fail_on_slo", "locust_ui"):
-        if str(hostvars.get(name, False)).lower() not in ("true", "false", "yes", "no", "1", "0"):
-            errors.append(f"{name}={hostvars.get(name)!r}: expected true or false")
-    if str(hostvars.get("offline_images", "auto")).lower() not in ("auto", "true", "false", "yes", "no"):
-        errors.append(f"offline_images={hostvars.get('offline_images')!r}: expected auto, true or false")
+    for name, var in VARIABLES.items():
+        if name in VARIANT_VARIABLES or name in LOAD_VARIABLES or var.kind in STRUCTURES or name not in hostvars:
+            continue
+        error = variable_error(name, hostvars[name])
+        if error:
+            errors.append(error)
     errors += search_errors(hostvars)
+    errors += wait_errors(hostvars)
     errors += payload_errors(hostvars.get("api_payloads") or "")
-    try:
-        if not 1 <= whole_number(hostvars.get("api_port", 8000)) <= 65535:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"api_port={hostvars.get('api_port')!r}: expected a port number 1-65535")
-    for name in ("api_health_path", "api_predict_path"):
-        if not str(hostvars.get(name, "/")).startswith("/"):
-            errors.append(f"{name}={hostvars.get(name)!r}: expected a path starting with /")
-    if str(hostvars.get("api_proxy", "auto")) not in ("auto", "always"):
-        errors.append(f"api_proxy={hostvars.get('api_proxy')!r}: expected auto (nginx when replicas > 1) or always")
-    try:
-        if whole_number(hostvars.get("api_proxy_max_in_flight", 0)) < 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"api_proxy_max_in_flight={hostvars.get('api_proxy_max_in_flight')!r}: "
-                      "expected a whole number >= 0 (0 = no bound)")
-    if not isinstance(hostvars.get("api_env", {}), dict):
-        errors.append(f"api_env={hostvars.get('api_env')!r}: expected a mapping of environment variables")
-    if not isinstance(hostvars.get("api_tmpfs", []), list):
-        errors.append(f"api_tmpfs={hostvars.get('api_tmpfs')!r}: expected a list of paths")
-    run_id = str(hostvars.get("run_id", ""))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run_id):
-        errors.append(f"run_id={run_id!r}: expected letters, digits, '.', '_' or '-' (a folder name)")
     return errors
