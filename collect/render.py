@@ -9,7 +9,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
+
+from rightsize import capacity  # noqa: E402
 
 from . import compute  # noqa: E402
 from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE,  # noqa: E402
@@ -163,6 +166,82 @@ def plot_probes(state, p95_max: float, path: Path) -> str | None:
     return _save(fig, path)
 
 
+CAPACITY_MARKERS = "osD^vP*Xh<>p"
+BASIS_COLOR = {"measured": "tab:green", "extrapolated": "tab:orange"}
+
+
+def plot_capacity(model, path: Path) -> str | None:
+    """Busy CPU cores against successful RPS. Every 1-s point of the fitted steps (small) and each
+    valid step's mean (large, outlined; hollow: left out of the fit for breaking the failure SLO), each
+    variant or probe its own marker; the fitted line busy = idle x replicas + D x RPS with the band
+    of D's 95 % interval; each prediction's RPS a vertical line labelled with its users. Left: the
+    measured range. Right: log scales out to the largest prediction, the fit dashed where it is
+    extrapolated."""
+    if model is None:
+        return None
+    pts, steps, d = model.points, model.steps, model.demand
+    steps = steps[steps["busy_cores"].notna()]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, name in enumerate(dict.fromkeys(steps["variant"])):
+        marker, color = CAPACITY_MARKERS[i % len(CAPACITY_MARKERS)], colors[i % len(colors)]
+        g = pts[pts["variant"] == name]
+        st = steps[steps["variant"] == name]
+        fitted, left_out = st[st["in_fit"].astype(bool)], st[~st["in_fit"].astype(bool)]
+        for ax in (ax1, ax2):
+            first = ax is ax1
+            ax.scatter(g["ok_rps"], g["busy_cores"], marker=marker, color=color, s=10, alpha=0.25,
+                       linewidths=0)
+            ax.scatter(fitted["ok_rps"], fitted["busy_cores"], marker=marker, color=color, s=70,
+                       edgecolors="black", zorder=4, label=name if first else None)
+            if not left_out.empty:
+                ax.scatter(left_out["ok_rps"], left_out["busy_cores"], marker=marker, facecolors="none",
+                           edgecolors=color, s=70, zorder=4,
+                           label=f"{name}: left out (failure SLO)" if first else None)
+    measured_max = float(max(pts["ok_rps"].max(), steps["ok_rps"].max()))
+    replicas = sorted({int(r) for r in pts["replicas"]})
+    top = max([measured_max] + [p.rps for p in model.predictions])
+    positive = pts.loc[pts["ok_rps"] > 0, "ok_rps"]
+    lo = float(positive.min()) / 1.5 if not positive.empty else measured_max / 10
+    for r in replicas:
+        label = "fit" + (f", {r} replica(s)" if len(replicas) > 1 else "")
+        for ax, x in ((ax1, np.linspace(0, measured_max * 1.1, 50)),
+                      (ax2, np.geomspace(lo, top * 1.5, 200))):
+            line = d.idle_cpu * r + d.cpu_s_per_request * x
+            inside = x <= measured_max * 1.1
+            ax.plot(x[inside], line[inside], color="black", linewidth=1,
+                    label=f"{label}: {d.cpu_s_per_request * 1000:.3g} ms CPU / request" if ax is ax1 else None)
+            if not inside.all():
+                ax.plot(x[~inside], line[~inside], color="black", linewidth=1, linestyle="--",
+                        label="fit extrapolated" if r == replicas[0] else None)
+            ax.fill_between(x, d.idle_cpu * r + d.low * x, d.idle_cpu * r + d.high * x, color="grey",
+                            alpha=0.25, label="95 % interval of D" if ax is ax1 and r == replicas[0] else None)
+    ceiling = model.ceiling_rps_per_replica
+    if ceiling is not None:
+        for ax in (ax1, ax2):
+            ax.axvline(ceiling, color="tab:red", linestyle="--", linewidth=1,
+                       label=f"one replica's ceiling ~{ceiling:,.0f} RPS" if ax is ax1 else None)
+    for p in model.predictions:
+        color = BASIS_COLOR.get(p.basis, "black")
+        axes = (ax1, ax2) if p.rps <= measured_max * 1.1 else (ax2,)
+        for ax in axes:
+            ax.axvline(p.rps, color=color, linestyle=":", linewidth=1.2)
+            ax.text(p.rps, 0.98, f" {p.users:,} users ({p.basis})", rotation=90, va="top", ha="right",
+                    fontsize=7, color=color, transform=ax.get_xaxis_transform())
+        ax2.scatter([p.rps], [p.busy_cores], marker="*", s=120, color=color, edgecolors="black", zorder=5)
+    ax1.set(xlim=(0, measured_max * 1.1), ylim=(0, None), xlabel="successful requests/s (all replicas)",
+            ylabel="busy CPU cores (all replicas)", title="busy CPU against RPS: the measured steps")
+    ax2.set(xscale="log", yscale="log", xlabel="successful requests/s (all replicas)",
+            ylabel="busy CPU cores (all replicas)", title="the fit out to the predictions (log scales)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    ax1.legend(fontsize=7)
+    handles, labels = ax2.get_legend_handles_labels()
+    if handles:
+        ax2.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
 def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     s = analysis["settings"]
@@ -171,6 +250,7 @@ def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
                                   "all variants"), "variants": {}}
     if analysis.get("search") is not None:
         out["search"] = plot_probes(analysis["search"], s.p95_ms_max, plot_dir / "search-probes.png")
+    out["capacity"] = plot_capacity((analysis.get("capacity") or {}).get("model"), plot_dir / "capacity.png")
     for v in analysis["variants"]:
         dv = by_name[v["name"]]
         out["variants"][v["name"]] = {
@@ -226,8 +306,15 @@ def context(analysis: dict, data, plots: dict | None) -> dict:
             containers.append({"variant": v["name"], **{k: c.get(k) for k in
                                ("name", "service", "oom_killed", "restart_count", "status",
                                 "exit_code", "started_at")}})
+    cap = analysis.get("capacity")
+    capacity_text = capacity_method = None
+    if cap is not None:
+        capacity_text = capacity.render_capacity_markdown(
+            cap["block"], cap["loadgen_cores"], target_users=int(run["target_users"]), why=cap["why"])
+        capacity_method = capacity.method_markdown()
     return {
         "run_id": analysis["run_id"], "run": run, "s": s, "answer": answer(analysis),
+        "capacity": cap, "capacity_text": capacity_text, "capacity_method": capacity_method,
         "analysis": analysis, "variants": analysis["variants"], "plots": plots or {"variants": {}},
         "search": analysis.get("search"), "search_summary": analysis.get("search_summary"),
         "failures": analysis["failures"].to_dict("records"), "containers": containers,

@@ -276,6 +276,10 @@ def _two_distinct(values: np.ndarray, spread: float = MIN_RPS_SPREAD) -> bool:
     return len(values) >= 2 and values.max() >= (1 + spread) * values.min()
 
 
+def _pct(share: float) -> str:
+    return f"{share * 100:g} %"
+
+
 def fit_demand(points: pd.DataFrame) -> Demand | None:
     """Least squares busy = U0 x replicas + D x X over the ~1-s points (POINT_COLUMNS).
 
@@ -291,7 +295,7 @@ def fit_demand(points: pd.DataFrame) -> Demand | None:
 
 def _fit_demand(points: pd.DataFrame | None) -> Demand | str:
     """fit_demand, or in words why there is no fit."""
-    need = f"it takes two whose RPS differ by {MIN_RPS_SPREAD:.0%} or more"
+    need = f"it takes two whose RPS differ by {_pct(MIN_RPS_SPREAD)} or more"
     if points is None or points.empty:
         return "no valid step kept the failure SLO with its CPU measured"
     pts = points.dropna(subset=["ok_rps", "busy_cores"])
@@ -683,7 +687,7 @@ def hosts_cores(hosts: dict) -> tuple[float | None, float | None, bool]:
 
 
 NO_MODEL = ("it takes at least two valid steps that kept the failure SLO, had their CPU measured and "
-            f"differ in RPS by {MIN_RPS_SPREAD:.0%} or more, with busy CPU growing with RPS")
+            f"differ in RPS by {_pct(MIN_RPS_SPREAD)} or more, with busy CPU growing with RPS")
 
 
 def generator_sentence(block: dict, loadgen_cores: float | None = None,
@@ -742,19 +746,20 @@ def _count(n: int, noun: str) -> str:
 
 def method_markdown() -> str:
     """The method in three plain sentences, for the report section (docs/report.md has the formulas)."""
+    latency = ("doubled" if CEILING_LATENCY_FACTOR == 2 else f"grew {CEILING_LATENCY_FACTOR:g}-fold")
     return (
         "**Method.** Busy CPU is fitted against successful requests per second over every 1-s sample of "
-        "the valid steps that kept the failure SLO, variants and search probes together (utilisation law: "
-        "busy = idle × replicas + D × RPS), and D, the CPU-seconds per request, comes with a "
-        f"{DEMAND_CONFIDENCE:.0%} interval (D ± t × its standard error) that gives each prediction's CPU range. "
-        "N users who wait Z = (min + max) / 2 seconds between requests offer N / (Z + R) requests per second "
-        "(interactive response time law, R the response time), and a replica whose throughput stopped growing "
-        f"(less than {CEILING_GROWTH_SHARE:.0%} of the users' growth) while its response time at least "
-        f"{'doubled' if CEILING_LATENCY_FACTOR == 2 else f'grew {CEILING_LATENCY_FACTOR:g}-fold'} and its CPU "
-        "stayed under the SLO has a ceiling: a load above it gets more replicas, not more CPU. "
-        "An extrapolated row extends straight lines beyond what the lab sent and cannot see a ceiling, a "
-        "lock or a memory cliff that no measured step reached, and a large fit error means the line does "
-        "not even describe the measured steps: trust none of them as a measurement before one run confirms it.")
+        "the valid steps that kept the failure SLO, variants and search probes together (utilisation "
+        "law: busy = idle × replicas + D × RPS), and D, the CPU-seconds per request, comes with a "
+        f"{_pct(DEMAND_CONFIDENCE)} interval (D ± t × its standard error) that gives each prediction's "
+        "CPU range. N users who wait Z = (min + max) / 2 seconds between requests offer N / (Z + R) "
+        "requests per second (interactive response time law, R the response time), and a replica whose "
+        f"throughput stopped growing (less than {_pct(CEILING_GROWTH_SHARE)} of the users' growth) while "
+        f"its response time at least {latency} and its CPU stayed under the SLO has a ceiling: a load "
+        "above it gets more replicas, not more CPU. An extrapolated row extends straight lines beyond "
+        "what the lab sent and cannot see a ceiling, a lock or a memory cliff that no measured step "
+        "reached, and a large fit error means the line does not even describe the measured steps: "
+        "trust no prediction as a measurement before one run confirms it.")
 
 
 def render_capacity_markdown(block: dict | None, loadgen_cores: float | None = None, *,
