@@ -19,10 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rightsize.variables import VARIABLES
+
 T0 = 1_800_000_000.0
-# run.json vars the capacity model reads (group_vars defaults), as a current run records them
-CAPACITY_VARS = {"locust_wait_min": 1, "locust_wait_max": 3, "search_cpu_min": 0.25, "search_resolution": 0.25,
-                 "search_mem_target_pct": 75, "search_mem_round": "64M", "capacity_predict_users": [10000]}
+# run.json vars the capacity model reads, at their defaults, as a current run records them
+CAPACITY_VARS = {name: VARIABLES[name].default for name in (
+    "locust_wait_min", "locust_wait_max", "search_cpu_min", "search_resolution", "search_mem_target_pct",
+    "search_mem_round", "capacity_predict_users")}
 ERRORS = ("HTTPError('503 Server Error: Service Unavailable for url: /predict')",
           "ConnectionResetError(104, 'Connection reset by peer')")
 

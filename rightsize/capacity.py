@@ -32,6 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rightsize.names import docker_bytes
+from rightsize.variables import VARIABLES
+
 MIB = 2**20
 DEMAND_CONFIDENCE = 0.95      # two-sided confidence of D's interval
 MIN_RPS_SPREAD = 0.10         # the fit needs two steps whose RPS differ by at least this fraction
@@ -48,19 +51,31 @@ STEP_COLUMNS = ["variant", "cpu", "replicas", "users", "seconds", "requests", "r
 # ---------------------------------------------------------------- settings
 
 
+def _default(name: str):
+    """A public variable's default (rightsize/variables.py, the table group_vars is generated from)."""
+    return VARIABLES[name].default
+
+
 @dataclass(frozen=True)
 class CapacitySettings:
-    """The knobs of the model, named as in group_vars (search_mem_round given in bytes)."""
-    slo_failure_rate_max: float = 0.01     # steps at or above it are not served work: left out of the fit
-    slo_cpu_pct_max: float = 90.0          # predicted busy CPU must stay under this % of the limit
-    generator_cpu_pct_max: float = 80.0    # a Locust process must stay under this % of one core
-    locust_wait_min: float = 1.0           # think time between(min, max), seconds
-    locust_wait_max: float = 3.0
-    search_cpu_min: float = 0.25           # the CPU grid: min, min + resolution, ...
-    search_resolution: float = 0.25
-    search_mem_target_pct: float = 75.0    # predicted peak memory at this % of the limit ...
-    search_mem_round_bytes: int = 64 * MIB  # ... rounded up to a multiple of this
-    capacity_predict_users: tuple[int, ...] = (10000,)
+    """The knobs of the model, named as in group_vars (search_mem_round given in bytes), defaulting
+    to the public variables' own defaults."""
+    # steps at or above it are not served work: left out of the fit
+    slo_failure_rate_max: float = float(_default("slo_failure_rate_max"))
+    # predicted busy CPU must stay under this % of the limit
+    slo_cpu_pct_max: float = float(_default("slo_cpu_pct_max"))
+    # a Locust process must stay under this % of one core
+    generator_cpu_pct_max: float = float(_default("generator_cpu_pct_max"))
+    # think time between(min, max), seconds
+    locust_wait_min: float = float(_default("locust_wait_min"))
+    locust_wait_max: float = float(_default("locust_wait_max"))
+    # the CPU grid: min, min + resolution, ...
+    search_cpu_min: float = float(_default("search_cpu_min"))
+    search_resolution: float = float(_default("search_resolution"))
+    # predicted peak memory at this % of the limit, rounded up to a multiple of search_mem_round
+    search_mem_target_pct: float = float(_default("search_mem_target_pct"))
+    search_mem_round_bytes: int = docker_bytes(_default("search_mem_round"))
+    capacity_predict_users: tuple[int, ...] = tuple(int(u) for u in _default("capacity_predict_users"))
 
     @property
     def think_time_s(self) -> float:
