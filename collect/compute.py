@@ -520,7 +520,7 @@ def variant_result(v, run: dict, s: Settings) -> dict:
         "mem_bytes": _int(meta.get("mem_bytes"), from_name.get("mem_bytes")),
         "replicas": _int(meta.get("replicas"), from_name.get("replicas")),
         "image": str(meta.get("image") or (run.get("vars") or {}).get("image") or ""),
-        "status": meta.get("status"), "error": meta.get("error"),
+        "status": meta.get("status"), "error": "; ".join(map(str, meta.get("errors") or [])) or meta.get("error"),
         "notes": list(v.notes), "steps": [], "steps_missing": [], "containers": v.containers,
         "reasons": [], "verdict": "incomplete", "max_users_passing": None, "first_failure": None,
         "max_rps": None, "target_step_users": target, "planned_users": [],

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from rightsize.variables import VARIABLES
+from rightsize.variables import RUN_REPORT, RUN_SLO, VARIABLES
 
-# Settings field -> the public variable it is (group_vars name)
-SLO_VARIABLES = {
-    "failure_rate_max": "slo_failure_rate_max",  # failed / all requests, 0-1; value < max passes
-    "p95_ms_max": "slo_p95_ms_max",              # p95 latency in ms; judged with a binomial test, see compute.judge_p95
-    "cpu_pct_max": "slo_cpu_pct_max",            # mean CPU of the API containers, % of their summed limit
-    "mem_pct_max": "slo_mem_pct_max",            # mean memory of the most loaded API container, % of its limit
-}
-REPORT_VARIABLES = {
-    "warmup_s": "report_warmup_s",                     # first seconds of each step left out of every figure
-    "generator_cpu_pct_max": "generator_cpu_pct_max",  # a Locust process above this % of one core invalidates the step
-    "stability_tolerance": "stability_tolerance",      # sub-window RPS may differ by this fraction of their mean
-}
+# Settings field -> the public variable it is (group_vars name), as run.json's "slo"/"report" record them
+SLO_VARIABLES = RUN_SLO
+REPORT_VARIABLES = RUN_REPORT
 SLO_DEFAULTS = {key: float(VARIABLES[name].default) for key, name in SLO_VARIABLES.items()}
 REPORT_DEFAULTS = {key: float(VARIABLES[name].default) for key, name in REPORT_VARIABLES.items()}
 

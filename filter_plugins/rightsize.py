@@ -4,7 +4,7 @@ Every rule lives in rightsize/ (installed into .venv by `make venv`), where the 
 unit tests import it too; this file only maps filter names to its functions.
 """
 try:
-    from rightsize import checks, facts, names, payloads, plan, values
+    from rightsize import checks, facts, names, payloads, plan, records, values
 except ImportError as error:
     MISSING = ("the rightsize controller package is missing: run `make venv` and use .venv/bin/ansible-playbook "
                f"({error})")
@@ -25,11 +25,10 @@ class FilterModule:
             "rs_search_replicas": values.search_replicas,
             "rs_preflight_errors": checks.preflight_errors,
             "rs_payload_errors": payloads.payload_errors,
-            "rs_payload_info": payloads.payload_info,
             "rs_probe_body": payloads.probe_body,
             "rs_container_summary": facts.container_summary,
             "rs_missing_worker_hosts": facts.missing_worker_hosts,
-            "rs_host_facts": facts.host_facts,
             "rs_expected_workers": facts.expected_workers,
-            "rs_loosened_hardening": facts.loosened_hardening,
+            "rs_run_record": records.run_record,
+            "rs_variant_record": records.variant_record,
         }

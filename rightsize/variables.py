@@ -18,6 +18,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,9 +191,10 @@ TABLE: tuple[Section, ...] = (
     )),
     Section("Variants: the list sweep.yml runs when cpu/mem are not given", (
         Variable("cpu", None, NUMBER, "CPUs per replica of the one variant to run (-e only)", minimum=0,
-                 exclusive_minimum=True, noun="a number of CPUs", hint=CPU_HINT, group_vars=False, shown="—"),
+                 exclusive_minimum=True, noun="a number of CPUs", hint=CPU_HINT, group_vars=False, shown="—",
+                 optional=True),
         Variable("mem", None, SIZE, "docker memory size per replica of that variant (-e only)", minimum=0,
-                 exclusive_minimum=True, hint=MEM_HINT, group_vars=False, shown="—"),
+                 exclusive_minimum=True, hint=MEM_HINT, group_vars=False, shown="—", optional=True),
         Variable("replicas", 1, WHOLE, "API replicas; > 1 puts nginx in front", minimum=1),
         Variable("variants", [
             {"cpu": 0.25, "mem": "256M", "replicas": 1},
@@ -309,6 +311,21 @@ VARIABLES: dict[str, Variable] = {v.name: v for section in TABLE for v in sectio
 # The role variables group_vars derives from the public ones (role -> public); the playbooks hand
 # the loadtest ones over as play vars (playbooks/sweep.yml), the inference_api ones live in group_vars.
 MIRRORS: dict[str, str] = {role: v.name for v in VARIABLES.values() for role in v.mirrors}
+
+
+# run.json's "slo" and "report" blocks: key -> the public variable it records (collect/settings.py
+# reads them back into the report's Settings, rightsize/records.py writes them)
+RUN_SLO = {
+    "failure_rate_max": "slo_failure_rate_max",  # failed / all requests, 0-1; value < max passes
+    "p95_ms_max": "slo_p95_ms_max",              # p95 latency in ms; judged with a binomial test
+    "cpu_pct_max": "slo_cpu_pct_max",            # mean CPU of the API containers, % of their summed limit
+    "mem_pct_max": "slo_mem_pct_max",            # mean memory of the most loaded API container, % of its limit
+}
+RUN_REPORT = {
+    "warmup_s": "report_warmup_s",                     # first seconds of each step left out of every figure
+    "generator_cpu_pct_max": "generator_cpu_pct_max",  # a Locust process above this % of one core invalidates the step
+    "stability_tolerance": "stability_tolerance",      # sub-window RPS may differ by this fraction of their mean
+}
 
 
 def defaults() -> dict[str, Any]:
@@ -454,11 +471,11 @@ def preflight_argument_specs_text() -> str:
         "    short_description: Check the public variables and plan the variants before anything is deployed.",
         "    options:",
     ]
-    for name, spec in PREFLIGHT_OWN.items():
-        out.append(f"      {name}: {{type: {spec['type']}, description: {json.dumps(spec['description'])}}}")
-    for v in VARIABLES.values():
-        text = f"{v.meaning}; accepts {v.accepts}."
-        out.append(f"      {v.name}: {{type: raw, description: {json.dumps(text, ensure_ascii=False)}}}")
+    options = [(name, spec["type"], spec["description"]) for name, spec in PREFLIGHT_OWN.items()]
+    options += [(v.name, "raw", f"{v.meaning}; accepts {v.accepts}.") for v in VARIABLES.values()]
+    for name, kind, text in options:
+        out += [f"      {name}:", f"        type: {kind}", "        description: >-"]
+        out += [f"          {line}" for line in textwrap.wrap(text, 100, break_on_hyphens=False)]
     return "\n".join(out) + "\n"
 
 

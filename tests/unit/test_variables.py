@@ -260,3 +260,37 @@ def test_every_readme_variables_row_names_a_variable_with_its_default():
 def test_every_public_variable_is_in_a_readme_table():
     named = {name for names, _ in readme_rows() for name in names}
     assert set(VARIABLES) - named == set()
+
+
+# ---------------------------------------------------------------- the roles say what they take
+
+
+def test_loadtest_declares_every_input_and_takes_public_values_raw():
+    specs = yaml.safe_load((ROOT / "roles/loadtest/meta/argument_specs.yml").read_text())["argument_specs"]
+    options = specs["main"]["options"]
+    inputs = set(role_defaults()["loadtest"])
+    sweep = yaml.safe_load((ROOT / "playbooks/sweep.yml").read_text())
+    passed = {name for play in sweep for role in play.get("roles", []) for name in role.get("vars", {})}
+    assert inputs | passed <= set(options), sorted((inputs | passed) - set(options))
+    for role_var in MIRRORS:
+        if role_var.startswith("loadtest_"):
+            assert options[role_var]["type"] == "raw", role_var
+    assert set(specs["fetch"]["options"]) == {"loadtest_out", "loadtest_local"}
+
+
+def test_loadtest_spec_accepts_what_sweep_yml_passes():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    from rightsize.plan import plan_variants
+
+    specs = yaml.safe_load((ROOT / "roles/loadtest/meta/argument_specs.yml").read_text())["argument_specs"]
+    given = {**role_defaults()["loadtest"],
+             "loadtest_plan": plan_variants([], cpu="0.5", mem="512M", replicas="1", cores=2),
+             "loadtest_search": {}, "loadtest_run_record": {"run_id": "r1"}, "loadtest_run_id": "r1",
+             "loadtest_keep": "true", "loadtest_users": "600", "loadtest_payloads": "", "rightsize_root": str(ROOT)}
+    result = ArgumentSpecValidator(specs["main"]["options"]).validate(given)
+    assert result.error_messages == []
+    bad = ArgumentSpecValidator(specs["main"]["options"]).validate({**given, "loadtest_plan": "c0.5"})
+    assert bad.error_messages
+    fetch = ArgumentSpecValidator(specs["fetch"]["options"]).validate({"loadtest_out": "/var/tmp/x"})
+    assert any("loadtest_local" in message for message in fetch.error_messages)
