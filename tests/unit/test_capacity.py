@@ -182,6 +182,22 @@ def test_no_model_without_two_steps_10_percent_apart(rng, steps):
 def test_no_model_when_cpu_does_not_grow_with_throughput(rng):
     obs = observe(rng, CLOSED_LOOP, demand=-0.001, idle=0.5)
     assert capacity.fit_demand(obs.points) is None
+    assert capacity.no_model_reason([obs]).startswith("busy CPU did not grow with RPS (fitted slope -")
+
+
+def test_no_model_reason_says_which_rule_failed(rng):
+    one = observe(rng, [(200, 0.0)], name="c2-m2048M-r1")
+    assert capacity.no_model_reason([one]) == ("only one valid step (c2-m2048M-r1 at 200 users) kept the "
+                                               "failure SLO with its CPU measured: it takes two whose RPS "
+                                               "differ by 10 % or more")
+    flat = observe(rng, [(200, 0.0), (210, 0.0)])
+    assert capacity.no_model_reason([flat]).startswith("the 2 valid steps that kept the failure SLO")
+    assert capacity.no_model_reason([]) == "no valid step was measured"
+    failing = observe(rng, [(200, 0.5), (400, 0.5)])
+    assert capacity.no_model_reason([failing]) == "no valid step kept the failure SLO with its CPU measured"
+    assert capacity.no_model_reason([observe(rng, CLOSED_LOOP)]) is None
+    why = capacity.no_model_reason([one])
+    assert capacity.render_capacity_markdown(None, why=why) == f"No capacity model: {why}.\n"
 
 
 def test_invalid_steps_are_not_observed(rng):
@@ -246,6 +262,28 @@ def test_ceiling_binds_replicas_and_says_scale_out(rng, capacity_schema):
     block = model.block()
     capacity_schema.validate(block)
     assert "scale out, not up" in capacity.render_capacity_markdown(block)
+
+
+def test_the_report_says_scale_out_where_the_ceiling_binds_and_not_elsewhere(rng):
+    saturated = observe(rng, [(100, 0.0), (200, 0.0), (400, 0.0), (800, 0.0)], demand=0.004, ceiling=100)
+    block = capacity.capacity_model([saturated], SETTINGS, target_users=800).block()
+    text = capacity.render_capacity_markdown(block)
+    ceiling = block["rps_ceiling_per_replica"]
+    assert ceiling == pytest.approx(100, rel=0.03)
+    big = next(p for p in block["predictions"] if p["users"] == 10_000)
+    assert big["replicas"] == math.ceil(big["rps"] / (ceiling * 0.9))
+    assert f"**Scale out, not up**: one replica tops out near {ceiling:,.0f} RPS" in text
+    assert f"10,000 users (~4,950 RPS) take {big['replicas']} replicas of {big['cpu_per_replica']:g} CPU" in text
+    plain = capacity.render_capacity_markdown(
+        capacity.capacity_model([observe(rng, CLOSED_LOOP)], SETTINGS, target_users=240).block())
+    assert "scale out" not in plain.lower()
+
+
+def test_the_method_names_both_laws_the_interval_the_ceiling_and_when_not_to_trust():
+    text = capacity.method_markdown()
+    for words in ("utilisation law", "interactive response time law", "95 % interval", "ceiling",
+                  "extrapolated", "trust no prediction as a measurement"):
+        assert words in text
 
 
 def test_replicas_stay_one_below_the_ceiling():
@@ -363,6 +401,13 @@ def test_generator_paragraph_says_when_the_lab_cannot_send_the_load(rng, capacit
     alone = capacity.capacity_model([obs], SETTINGS, target_users=240, loadgen_cores=8).block()
     assert alone["generator"]["processes_available"] == 8
     assert "cannot send" not in capacity.generator_sentence(alone, loadgen_cores=8)
+    # the target fits the lab, 10,000 users do not: both said, the second plainly
+    small = capacity.capacity_model([obs], SETTINGS, target_users=240, loadgen_cores=2).block()
+    text = capacity.generator_sentence(small, loadgen_cores=2, target_users=240)
+    assert "The lab sent up to 240 users validly." in text
+    assert "This run's target, 240 users ~ 119 RPS, needs ~ 1 Locust process." in text
+    assert "The target load takes 1 of the 2 processes the loadgen hosts have room for." in text
+    assert "It cannot send 10,000 users validly: they take 3 processes" in text
 
 
 # ---------------------------------------------------------------- settings and hosts
@@ -371,6 +416,7 @@ def test_generator_paragraph_says_when_the_lab_cannot_send_the_load(rng, capacit
 def test_predict_users_parse_from_list_number_or_comma_text():
     assert capacity.parse_users_list([10000]) == (10000,)
     assert capacity.parse_users_list("10000,20000") == (10000, 20000)
+    assert capacity.parse_users_list("[10000, 20000]") == (10000, 20000)  # a list that became text
     assert capacity.parse_users_list(5000) == (5000,)
     for bad in ("ten", "0", [1.5], "", [True]):
         with pytest.raises(ValueError):
