@@ -103,7 +103,11 @@ def plot_target(v: dict, data_v, s, path: Path) -> str | None:
     fig, ax = plt.subplots(figsize=(11, 3.5))
     ax.plot(ts["second"] - t0, ts["cpu_pct"], label="CPU % of summed limit")
     ax.plot(ts["second"] - t0, ts["mem_pct"], label="RAM % of limit (most loaded container)")
-    ax.axhline(s.cpu_pct_max, color="red", linestyle="--", linewidth=0.8, label="SLO CPU/RAM")
+    if s.cpu_pct_max == s.mem_pct_max:
+        ax.axhline(s.cpu_pct_max, color="red", linestyle="--", linewidth=0.8, label=f"SLO CPU/RAM {s.cpu_pct_max:g} %")
+    else:  # each line at its own limit
+        ax.axhline(s.cpu_pct_max, color="red", linestyle="--", linewidth=0.8, label=f"SLO CPU {s.cpu_pct_max:g} %")
+        ax.axhline(s.mem_pct_max, color="purple", linestyle=":", linewidth=0.8, label=f"SLO RAM {s.mem_pct_max:g} %")
     _step_spans(ax, v, t0)
     ax.set(xlabel="seconds since the first step", ylabel="%", title=f"{v['name']}: target CPU and RAM "
            "(shaded: measured windows)")
@@ -272,7 +276,7 @@ def answer(analysis: dict) -> str:
     by_verdict = {}
     for v in variants:
         by_verdict.setdefault(v["verdict"], []).append(v["name"])
-    slo = (f"failures < {s.failure_rate_max:.0%}, p95 < {s.p95_ms_max:g} ms, CPU < {s.cpu_pct_max:g} %, "
+    slo = (f"failures < {s.failure_rate_max * 100:g}%, p95 < {s.p95_ms_max:g} ms, CPU < {s.cpu_pct_max:g} %, "
            f"RAM < {s.mem_pct_max:g} %")
     m = analysis["minimal"]
     if m:

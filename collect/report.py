@@ -3,7 +3,7 @@
 
     python collect/report.py [RUN_DIR]          # default: the newest run under <repo>/results
     python collect/report.py RUN_DIR --fail-on-slo   # exit 3 unless every variant passes
-    python collect/report.py --compare RUN_A RUN_B   # markdown to stdout and RUN_B/compare-<A>.md
+    python collect/report.py --compare RUN_A RUN_B   # markdown to stdout (--out FILE: also there)
 
 A run holding search.json (ansible-playbook sweep.yml -e search=true) also gets summary.json's
 `search` block and a "Right-sizing" section: collect/search.py, docs/search.md.
@@ -89,13 +89,16 @@ def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) 
     return render.write_report(analysis, data, run_dir, with_plots=with_plots)
 
 
-def run_compare(dir_a: Path, dir_b: Path, strict: bool) -> str:
+def run_compare(dir_a: Path, dir_b: Path, strict: bool, out: Path | None = None) -> str:
+    """The side-by-side markdown; written to `out` when given (never into either run's folder
+    otherwise: comparing reads both runs and changes neither)."""
     from collect import compute, render
 
     _, a = analyse_dir(dir_a, strict)
     _, b = analyse_dir(dir_b, strict)
     text = render.render_compare(compute.compare(a, b))
-    (dir_b / f"compare-{a['run_id']}.md").write_text(text, encoding="utf-8")
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
     return text
 
 
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-on-slo", action="store_true",
                         help="exit 3 when any variant's verdict at the target users is not pass")
     parser.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
-                        help="side-by-side of two runs' common variants")
+                        help="side-by-side of two runs' common variants, on stdout")
+    parser.add_argument("--out", metavar="FILE", help="with --compare: also write the markdown to FILE")
     parser.add_argument("--strict", action="store_true",
                         help="a corrupt file is an error (exit 2) instead of an incomplete variant")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -122,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             if args.run_dir:
                 raise BadInput("give either RUN_DIR or --compare RUN_A RUN_B, not both")
-            print(run_compare(Path(args.compare[0]), Path(args.compare[1]), args.strict), end="")
+            out = Path(args.out) if args.out else None
+            print(run_compare(Path(args.compare[0]), Path(args.compare[1]), args.strict, out), end="")
             return 0
+        if args.out:
+            raise BadInput("--out is for --compare RUN_A RUN_B (a run's report goes into RUN_DIR)")
         run_dir = Path(args.run_dir) if args.run_dir else newest_run(REPO_ROOT / "results")
         data, analysis = analyse_dir(run_dir, args.strict)
         try:

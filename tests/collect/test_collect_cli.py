@@ -78,7 +78,18 @@ def test_compare_same_load_flags_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "## c1-m1024M-r1" in out
     assert out.count("🚩") == 1 and "Changes beyond noise" not in out  # the legend's flag only
-    assert (b / "compare-runA.md").read_text() == out
+    assert not list(b.glob("compare-*")) and not list(a.glob("compare-*"))  # neither run is written into
+
+
+def test_compare_writes_a_file_only_with_out(tmp_path, capsys):
+    a, b = _two_runs(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    target = tmp_path / "a-vs-b.md"
+    assert report.main(["--compare", str(a), str(b), "--out", str(target)]) == 0
+    assert target.read_text() == capsys.readouterr().out
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p != target) == before
+    assert report.main([str(a), "--out", str(target)]) == 2
+    assert "--out is for --compare" in capsys.readouterr().err
 
 
 def test_compare_flags_changes_beyond_noise(tmp_path, capsys):
