@@ -32,6 +32,12 @@ def _add_arguments(parser):
     group.add_argument("--rs-wait-min", type=float, default=1, help="seconds between requests, low")
     group.add_argument("--rs-wait-max", type=float, default=3, help="seconds between requests, high")
     group.add_argument("--rs-predict-path", default="/predict", help="path the bodies are posted to")
+    # a search probe's shape (steps.py, docs/search.md): ramp climbs the steps above; hold ramps to
+    # --rs-users in --rs-ramp-s, then holds one step of --rs-warmup-s + --rs-hold-s
+    group.add_argument("--rs-shape", choices=("ramp", "hold"), default="ramp", help="climb the steps or hold")
+    group.add_argument("--rs-ramp-s", type=float, default=30, help="hold: seconds to start every user")
+    group.add_argument("--rs-hold-s", type=float, default=60, help="hold: seconds measured after the warm-up")
+    group.add_argument("--rs-warmup-s", type=float, default=0, help="hold: the report's warm-up of the held step")
 
 
 def _options(environment):

@@ -1,9 +1,10 @@
-"""The seed's step load: +users_step users every step_duration seconds up to users, then stop."""
+"""The load's shape: the seed's steps (+users_step users every step_duration seconds up to users),
+or a search probe's hold (ramp to users in ramp_s, then one held step); the schedule is steps.py's."""
 import time
 
 from locust import LoadTestShape
 
-from steps import step_at, step_users
+from steps import load_at, schedule, spawn_rate
 
 
 class StepLoadShape(LoadTestShape):
@@ -17,16 +18,18 @@ class StepLoadShape(LoadTestShape):
 
     def tick(self):
         options = self.runner.environment.parsed_options
-        counts = step_users(options.rs_users, options.rs_users_step)
+        steps = schedule(options.rs_shape, options.rs_users, options.rs_users_step, options.rs_step_duration,
+                         options.rs_ramp_s, options.rs_hold_s, options.rs_warmup_s)
         run_time = self.get_run_time()
-        found = step_at(run_time, counts, options.rs_step_duration)
+        found = load_at(run_time, steps)
         if found is None:
             return None
         index, users = found
-        if index != self._current:
+        if index is not None and index != self._current:
             self._current = index
-            start = time.time() - (run_time - index * options.rs_step_duration)
+            _, step_start, step_end = steps[index]
+            start = time.time() - (run_time - step_start)
             if self.on_step:
-                self.on_step(index + 1, users, start, start + options.rs_step_duration)
-        spawn_rate = max(options.rs_users_step / max(options.rs_spawn_s, 0.1), 1.0)
-        return users, spawn_rate
+                self.on_step(index + 1, users, start, start + step_end - step_start)
+        return users, spawn_rate(options.rs_shape, users, options.rs_users_step, options.rs_spawn_s,
+                                 options.rs_ramp_s)

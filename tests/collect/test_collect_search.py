@@ -22,12 +22,14 @@ INVALID = dict(PASS, generator_cores=0.95)         # generator saturated: invali
 
 
 def new_search(tmp_path, **params) -> Path:
+    """search.json of a bisection (search_strategy=bisect: these tests pin its probe order) whose
+    probes climb the steps; params override any key."""
     run_dir = tmp_path / "run"
     write_run(run_dir, [], target_users=TARGET)
     (run_dir / "search.json").write_text(json.dumps({
         "target_users": TARGET, "replicas": [1], "cpu_min": 0.25, "cpu_max": None, "cores": 2,
         "resolution": 0.25, "probe_mem": "2G", "max_probes": 8, "mem_target_pct": 75,
-        "mem_round": "64M", **params}))
+        "mem_round": "64M", "strategy": "bisect", "probe_shape": "ramp", **params}))
     return run_dir
 
 
@@ -259,7 +261,10 @@ def test_cli_prints_one_json_object(tmp_path):
     assert json.loads(done.stdout) == {
         "action": "run", "kind": "probe", "cpu": 1.0, "mem": "2G", "replicas": 1,
         "dir": "probe-01-c1-m2048M-r1", "stale": False,
-        "why": "r1 bisection: CPU 1, the middle of cpu_min 0.25 .. top 2"}
+        "why": "r1 bisection: CPU 1, the middle of cpu_min 0.25 .. top 2",
+        # the load's shape, for the playbook (run.json: one step of 100 users, 30 s, warm-up 10 s)
+        "shape": "ramp", "ramp_s": None, "hold_s": None, "warmup_s": 10.0, "users_step": 100,
+        "load_s": 30.0}
 
 
 def test_report_of_a_finished_search(tmp_path, validate):
