@@ -155,6 +155,8 @@ mkdir -p "$INV_DIR"
     echo "          ansible_host: $(lab_addr "$i")"
     echo "          ansible_user: root"
     echo "          ansible_ssh_private_key_file: $LAB_KEY"
+    # the lab's throw-away hosts only: real hosts keep SSH's host key checking (ansible.cfg)
+    echo "          ansible_host_key_checking: false"
     echo "          ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'"
     echo "          ansible_python_interpreter: /usr/bin/python3"
   done
