@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv provision run test test-unit lint report teardown lab-up lab-down clean
+.PHONY: venv provision run test test-unit lint report teardown lab-up lab-down bench-deps bench clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,16 @@ test-unit: venv
 
 test: venv provision
 	$(BIN)/python -m pytest -q -ra tests; status=$$?; tests/lab/down.sh >/dev/null 2>&1 || true; exit $$status
+
+# bench/api.py measures the API's ceiling with wrk (Debian's package), pinned to a core with taskset.
+bench-deps:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@echo "wrk: $$(command -v wrk)"
+
+# make bench BENCH_ARGS="--duration 10 --rounds 2"
+bench: venv bench-deps
+	$(BIN)/python -m bench.api $(BENCH_ARGS)
 
 lab-up:
 	tests/lab/up.sh
