@@ -457,7 +457,7 @@ def _skip(view: ModelView, cpu: float) -> dict:
     low = view.busy("low")
     return {"cpu": cpu, "replicas": view.replicas, "predicted_busy_cpu": round(low, 4),
             "reason": (f"predicted busy CPU at least {low:.3g} cores (the lower end of the "
-                       f"{capacity.DEMAND_CONFIDENCE:.0%} interval, at {view.per_replica:.1f} RPS per replica) "
+                       f"{capacity.DEMAND_CONFIDENCE * 100:g} % interval, at {view.per_replica:.1f} RPS per replica) "
                        f"is at or over {view.against(cpu)}: a known fail, not run")}
 
 

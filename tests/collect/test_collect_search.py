@@ -311,3 +311,91 @@ def test_a_run_without_search_json_has_no_search_block(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "search" not in summary
     assert "## Right-sizing" not in (run_dir / "consolidated_report.md").read_text()
+
+
+# ---------------------------------------------------------------- the model strategy on probe folders
+
+DEMAND = 0.012   # CPU-seconds per request: 100 users ~ 50 RPS ~ 0.62 busy cores -> 0.75 CPU
+
+
+def model_search(tmp_path, **params) -> Path:
+    """A search whose run.json climbs 50, 100 users in 20 s steps with a 10 s warm-up."""
+    run_dir = new_search(tmp_path, strategy="model", **params)
+    run = json.loads((run_dir / "run.json").read_text())
+    run["vars"].update(users_step=50, step_duration=20)
+    (run_dir / "run.json").write_text(json.dumps(run))
+    return run_dir
+
+
+def serve(run_dir: Path, action: dict, seed: int) -> None:
+    """The playbook's run against a service of known demand: it serves what the users offer up to
+    its CPU limit (then queues: slow), burning 0.02 idle cores plus DEMAND per request. A hold
+    writes what the master writes for one: a single step of the target users, warm-up + hold long."""
+    name = search.naming.variant_name(action["cpu"], action["mem"], action["replicas"])
+    hold = action["shape"] == "hold"
+    users = [TARGET] if hold else [50, TARGET]
+
+    def step(u):
+        offered = u / (2.0 + 0.113)   # N / (Z + R): between(1, 3), lognormal 100 ms median responses
+        served = min(offered, (action["cpu"] * 0.97 - 0.02) / DEMAND)
+        return StepSpec(u, rps=served, latency_median_ms=100 if served == offered else 1500,
+                        mem_frac=300 * MIB / search.naming.docker_bytes(action["mem"]))
+    duration = action["warmup_s"] + action["hold_s"] if hold else 20
+    spec = VariantSpec(name, [step(u) for u in users], step_duration=int(duration), cpu_s_per_request=DEMAND)
+    scratch = run_dir.parent / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    write_variant(scratch, spec, 1_800_000_000.0, np.random.default_rng(seed))
+    shutil.rmtree(run_dir / action["dir"], ignore_errors=True)
+    shutil.move(str(scratch / name), str(run_dir / action["dir"]))
+
+
+def drive_service(run_dir: Path, limit: int = 20):
+    actions = []
+    lookup = search.folder_lookup(run_dir, search.read_config(run_dir)[1])
+    for _ in range(limit):
+        state = search.plan(run_dir, lookup)
+        if state.finished:
+            return state.action, actions, state
+        actions.append(state.action)
+        serve(run_dir, state.action, seed=len(actions))
+    raise AssertionError(f"no done after {limit} steps: {actions[-3:]}")
+
+
+def test_model_strategy_answers_in_fewer_runs_with_hold_probes(tmp_path, validate):
+    bisected, bisect_actions, _ = drive_service(new_search(tmp_path / "bisect", strategy="bisect"))
+    run_dir = model_search(tmp_path / "model", probe_shape="hold", hold_s=20)
+    done, actions, state = drive_service(run_dir)
+    assert [a["cpu"] for a in probes(bisect_actions)] == [1.0, 0.5, 0.75] and bisected["cpu"] == 0.75
+    assert [(a["cpu"], a["shape"]) for a in actions] == [(1.0, "ramp"), (0.75, "hold"), (0.75, "hold")]
+    assert done["cpu"] == 0.75 and len(actions) < len(bisect_actions)
+    # the hold probe is one step of the target users, measured over its 20 s after the warm-up
+    held = json.loads((run_dir / actions[1]["dir"] / "steps.csv").read_text().splitlines()[-1].split(",")[0])
+    assert held == 1
+    assert report.main([str(run_dir), "--no-plots"]) == 0
+    summary = validate(json.loads((run_dir / "summary.json").read_text()))
+    s = summary["search"]
+    assert s["strategy"] == "model" and s["fallback"] is None
+    assert s["bracket"] == {"highest_failing_cpu": 0.5, "lowest_passing_cpu": 0.75,
+                            "highest_failing_basis": "predicted"}
+    assert [k["cpu"] for k in s["skipped"]] == [0.25, 0.5]
+    truth = 0.02 + DEMAND * TARGET / 2.113
+    assert s["model"]["cpu_s_per_request"] == pytest.approx(DEMAND, rel=0.1)   # 10-s windows at 25-50 RPS
+    assert s["model"]["busy_cpu_low"] <= truth <= s["model"]["busy_cpu_high"]
+    assert all(0.9 * k["cpu"] <= k["predicted_busy_cpu"] == s["model"]["busy_cpu_low"] for k in s["skipped"])
+    assert [p["shape"] for p in s["probes"]] == ["ramp", "hold"]
+    confirm = next(v for v in summary["variants"] if v["name"] == actions[-1]["dir"])
+    assert [st["users"] for st in confirm["steps"]] == [TARGET] and confirm["verdict"] == "pass"
+    text = (run_dir / "consolidated_report.md").read_text()
+    section = text[text.index("## Right-sizing"):text.index("## Variants")]
+    assert "Model-guided search" in section and "Not run: the capacity model predicted" in section
+    assert "| 0.50 | 1 |" in section
+
+
+def test_model_strategy_resumes_from_its_folders(tmp_path):
+    run_dir = model_search(tmp_path)
+    first = search.plan(run_dir).action
+    serve(run_dir, first, seed=1)
+    second = search.plan(run_dir).action
+    assert second["cpu"] == 0.75 and "the predicted answer" in second["why"]
+    assert search.plan(run_dir).action == second     # replayed from the folders, the same again
