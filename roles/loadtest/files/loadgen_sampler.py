@@ -11,15 +11,15 @@ import time
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def host_busy_seconds():
-    with open("/proc/stat", encoding="ascii") as handle:
+def host_busy_seconds(proc="/proc"):
+    with open(f"{proc}/stat", encoding="ascii") as handle:
         fields = [int(value) for value in handle.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return (sum(fields[:8]) - idle) / TICK
 
 
-def process_seconds(pid):
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+def process_seconds(pid, proc="/proc"):
+    with open(f"{proc}/{pid}/stat", encoding="ascii") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 

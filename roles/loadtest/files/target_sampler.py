@@ -34,10 +34,10 @@ def read_int(path):
     return None if text == "max" else int(text)
 
 
-def cgroup_mounts():
+def cgroup_mounts(proc="/proc"):
     """{controller: mount point} of the cgroup v1 hierarchies, and 'unified' for v2."""
     mounts = {}
-    with open("/proc/mounts", encoding="ascii") as handle:
+    with open(f"{proc}/mounts", encoding="ascii") as handle:
         for line in handle:
             _, point, kind, options = line.split()[:4]
             if kind == "cgroup2":
@@ -48,10 +48,10 @@ def cgroup_mounts():
     return mounts
 
 
-def cgroup_dirs(pid, mounts):
+def cgroup_dirs(pid, mounts, proc="/proc"):
     """{'cpu', 'cpuacct', 'memory': folder, 'v2': bool} of a process's cgroups."""
     paths = {}
-    with open(f"/proc/{pid}/cgroup", encoding="ascii") as handle:
+    with open(f"{proc}/{pid}/cgroup", encoding="ascii") as handle:
         for line in handle:
             _, controllers, path = line.rstrip("\n").split(":", 2)
             for controller in (controllers or "unified").split(","):
