@@ -60,3 +60,15 @@ def lab():
         pytest.fail(f"tests/lab/up.sh failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     hosts = tuple(LabHost(f"rzlg{i}", f"10.88.0.{10 + i}") for i in range(1, n + 1))
     return Lab(hosts=hosts, inventory=LAB_DIR / ".state" / "inventory.yml")
+
+
+@pytest.fixture(scope="session")
+def lab_provisioned(lab):
+    """Provision the lab hosts once per suite (Locust on each loadgen host); the playbooks under
+    test then skip their provisioning plays, as everywhere in the suite (playbooks_kit)."""
+    from playbooks_kit import ansible_playbook
+
+    result = ansible_playbook("playbooks/provision.yml", inventory=lab.inventory, provision=True)
+    if result.returncode != 0:
+        pytest.fail(f"provisioning the lab failed:\n{result.stdout[-3000:]}")
+    return lab

@@ -15,7 +15,7 @@ import pytest
 # tests/integration is on pytest's pythonpath (pyproject.toml)
 from playbooks_kit import ansible_playbook, rightsize_containers, start_playbook, validate_summary
 
-pytestmark = [pytest.mark.lab, pytest.mark.integration]
+pytestmark = [pytest.mark.lab, pytest.mark.integration, pytest.mark.usefixtures("lab_provisioned")]
 VARIANT = "c0.5-m512M-r1"
 RUNS = "/var/tmp/rightsize/runs"   # on each loadgen host (a private /var/tmp per lab host)
 

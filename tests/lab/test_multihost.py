@@ -7,7 +7,7 @@ import pytest
 # tests/integration is on pytest's pythonpath (pyproject.toml)
 from playbooks_kit import ansible_playbook, rightsize_containers, validate_summary
 
-pytestmark = [pytest.mark.lab, pytest.mark.integration]
+pytestmark = [pytest.mark.lab, pytest.mark.integration, pytest.mark.usefixtures("lab_provisioned")]
 
 
 @pytest.fixture(scope="module")

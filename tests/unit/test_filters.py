@@ -66,10 +66,10 @@ def test_preflight_accepts_the_defaults():
 
 
 @pytest.mark.parametrize("override, named", [
-    ({"cpu": "-1", "mem": "512M"}, "cpu="),
-    ({"cpu": "abc", "mem": "512M"}, "cpu="),
-    ({"cpu": "0.5", "mem": "1X"}, "mem="),
-    ({"cpu": "0.5", "mem": "0"}, "mem="),
+    ({"cpu": "-1", "mem": "512M"}, "cpu='-1'"),
+    ({"cpu": "abc", "mem": "512M"}, "cpu='abc'"),
+    ({"cpu": "0.5", "mem": "1X"}, "mem='1X'"),
+    ({"cpu": "0.5", "mem": "0"}, "mem='0'"),
     ({"cpu": "0.5", "mem": "512M", "replicas": "0"}, "replicas="),
     ({"cpu": "0.5"}, "cpu and mem"),
     ({"users_step": "0"}, "users_step="),
@@ -77,6 +77,8 @@ def test_preflight_accepts_the_defaults():
     ({"users": "many"}, "users="),
     ({"step_duration": 5}, "step_duration=5"),
     ({"profile": "huge"}, "profile='huge': expected one of quick"),
+    ({"profile": "nope"}, "profile='nope'"),
+    ({"users": 100, "users_step": 200}, "users_step=200 is larger than users=100"),
     ({"run_id": "../x"}, "run_id="),
     ({"keep": "maybe"}, "keep="),
     ({"variants": [{"cpu": 0, "mem": "1G"}]}, "variants[0]"),
