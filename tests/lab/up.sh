@@ -8,6 +8,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=tests/lab/lib.sh
 . "$HERE/lib.sh"
 
@@ -157,6 +158,8 @@ mkdir -p "$INV_DIR"
     echo "          ansible_ssh_private_key_file: $LAB_KEY"
     # the lab's throw-away hosts only: real hosts keep SSH's host key checking (ansible.cfg)
     echo "          ansible_host_key_checking: false"
+    # Locust's wheels from the controller (the lab hosts share the box's Python): no pip index per host
+    echo "          locust_wheelhouse: $REPO_ROOT/.cache/wheels"
     echo "          ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'"
     echo "          ansible_python_interpreter: /usr/bin/python3"
   done
