@@ -231,7 +231,8 @@ class ModelView:
     interval. A CPU whose busy CPU at the interval's lower end is at or over the CPU SLO of it is a
     known fail; one whose upper end stays under it is a known pass (as far as CPU goes)."""
     demand: capacity.Demand
-    rps: float                    # offered at the target users, all replicas: N / (Z + R)
+    rps: float                    # offered at the target users, all replicas
+    rps_basis: str                # where that figure comes from
     replicas: int
     cpu_pct_max: float
     ceiling: float | None         # RPS per replica where a replica stopped scaling, if seen
@@ -263,7 +264,7 @@ class ModelView:
 
     def text(self) -> str:
         return (f"predicted busy CPU {self.busy():.3g} cores ({self.busy('low'):.3g}-{self.busy('high'):.3g}) "
-                f"at {self.per_replica:.1f} RPS per replica")
+                f"at {self.per_replica:.1f} RPS per replica ({self.rps:.1f} RPS {self.rps_basis})")
 
     def against(self, cpu: float) -> str:
         return f"{self.cpu_pct_max:g} % of {naming.cpu_text(cpu)} = {self.limit(cpu):.3g}"
@@ -272,7 +273,7 @@ class ModelView:
         d = self.demand
         return {"cpu_s_per_request": float(f"{d.cpu_s_per_request:.6g}"), "low": float(f"{d.low:.6g}"),
                 "high": float(f"{d.high:.6g}"), "idle_cpu": round(d.idle_cpu, 4), "replicas": self.replicas,
-                "rps": round(self.rps, 1), "busy_cpu": round(self.busy(), 4),
+                "rps": round(self.rps, 1), "rps_basis": self.rps_basis, "busy_cpu": round(self.busy(), 4),
                 "busy_cpu_low": round(self.busy("low"), 4), "busy_cpu_high": round(self.busy("high"), 4),
                 "rps_ceiling_per_replica": None if self.ceiling is None else round(self.ceiling, 1)}
 
@@ -416,9 +417,10 @@ def _fit(state: SearchState):
 def model_view(state: SearchState, replicas: int) -> tuple[ModelView | None, str]:
     """The capacity model of the probes so far at the target users and `replicas`, or None and why.
 
-    RPS offered by the target users: N / (Z + R), R the mean response time of the lightest fitted
-    step (as capacity.capacity_model predicts: a service sized to keep CPU under its SLO answers
-    about as fast as unloaded)."""
+    RPS the target users offer: measured, the most successful RPS of a fitted step at the target
+    users whose CPU stayed under its SLO (a probe starved of CPU serves less than is offered);
+    without one, N / (Z + R) with R the mean response time of the lightest fitted step (as
+    capacity.capacity_model predicts)."""
     fit = _fit(state)
     if fit is None:
         why = ("no model yet: this probe's steps fit it" if not state.probes else
@@ -426,11 +428,17 @@ def model_view(state: SearchState, replicas: int) -> tuple[ModelView | None, str
                "SLO, had their CPU measured and differ in RPS by 10 % or more)")
         return None, why
     _, steps, demand = fit
-    fitted = steps[steps["in_fit"].astype(bool)].dropna(subset=["mean_ms"]).sort_values(["users", "mean_ms"])
-    response_s = float(fitted["mean_ms"].iloc[0]) / 1000 if not fitted.empty else 0.0
-    f = state.facts
-    view = ModelView(demand=demand, rps=capacity.offered_rps(state.config.target_users, f.think_time_s, response_s),
-                     replicas=replicas, cpu_pct_max=f.cpu_pct_max,
+    f, users = state.facts, state.config.target_users
+    fitted = steps[steps["in_fit"].astype(bool)]
+    at_target = fitted[(fitted["users"] == users) & (fitted["cpu_pct"] < f.cpu_pct_max)]["ok_rps"].dropna()
+    if not at_target.empty:
+        rps, basis = float(at_target.max()), f"measured at {users} users"
+    else:
+        light = fitted.dropna(subset=["mean_ms"]).sort_values(["users", "mean_ms"])
+        response_s = float(light["mean_ms"].iloc[0]) / 1000 if not light.empty else 0.0
+        rps = capacity.offered_rps(users, f.think_time_s, response_s)
+        basis = f"{users} users / ({f.think_time_s:g} s think time + {response_s * 1000:.0f} ms)"
+    view = ModelView(demand=demand, rps=rps, rps_basis=basis, replicas=replicas, cpu_pct_max=f.cpu_pct_max,
                      ceiling=capacity.ceiling_per_replica(steps, f.cpu_pct_max))
     return view, ""
 

@@ -122,6 +122,7 @@ def test_known_fails_are_skipped_and_listed_with_their_predicted_busy_cpu():
     assert block["model"]["cpu_s_per_request"] == pytest.approx(D, rel=0.05)
     assert block["model"]["low"] <= D * 1.05 and block["model"]["high"] >= D * 0.95
     assert block["bracket"]["highest_failing_basis"] == "predicted"
+    assert block["model"]["rps_basis"] == "measured at 400 users"   # probe 1's last step, not CPU-starved
     assert not any(p["cpu"] in (0.25, 0.5) for p in block["probes"])   # never run
 
 
@@ -193,6 +194,9 @@ def test_the_top_predicted_to_fail_is_not_run():
     rs = state.searches[0]
     assert rs.stop == "even the top CPU 2 fails (predicted)"
     assert [s["cpu"] for s in rs.skipped] == [1.25, 1.5, 1.75, 2.0]
+    # every step at 1000 users was starved of CPU: the RPS the users offer comes from N / (Z + R)
+    assert rs.model.rps_basis.startswith("1000 users / (2 s think time + ")
+    assert rs.model.rps == pytest.approx(1000 / (Z + R_S), rel=0.01)
 
 
 def test_the_model_keeps_the_probe_budget():
