@@ -17,7 +17,8 @@ from rightsize.names import VARIANT_NAME, docker_bytes, parse_variant_name
 from rightsize.steps import step_users
 
 from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
-                      STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings)
+                      STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings,
+                      missing_settings)
 
 SLO_ORDER = ("failure_rate", "p95_ms", "cpu_pct", "mem_pct")
 STEP_KEYS = ("users", "duration_s", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "failure_rate",
@@ -657,7 +658,7 @@ def analyse(data, s: Settings, probes=()) -> dict:
                        if not n.startswith("target users"))
     return {
         "run_id": data.run_id, "run": run, "settings": s, "variants": variants,
-        "valid": not reasons, "reasons": reasons, "notes": list(data.notes),
+        "valid": not reasons, "reasons": reasons, "notes": list(data.notes) + missing_settings(run),
         "skipped": [x for x in run.get("skipped", []) if isinstance(x, dict)],
         "minimal": minimal(variants, s),
         "replicas": replicas_comparison(variants),

@@ -52,3 +52,17 @@ def settings_from_run(run: dict) -> Settings:
             if key in known and isinstance(value, (int, float)) and not isinstance(value, bool):
                 overrides[key] = float(value)
     return replace(Settings(), **overrides)
+
+
+def missing_settings(run: dict) -> list[str]:
+    """One note per setting an older run.json lacks: the report then judges it by today's default,
+    and says so (run.json is the only source of a run's settings)."""
+    notes = []
+    for block, names in (("slo", SLO_VARIABLES), ("report", REPORT_VARIABLES)):
+        have = run.get(block) or {}
+        for key, variable in names.items():
+            value = have.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                notes.append(f"run.json has no {block}.{key}: judged with the default {variable}="
+                             f"{VARIABLES[variable].default}")
+    return notes

@@ -44,3 +44,15 @@ def test_error_and_health_figures_of_a_window():
     assert figures["replicas_all_healthy"] is True and figures["replica_probes"] == 2
     assert figures["entry_probes_ok"] == 0
     assert compute.health_figures(health, 10, 13)["replicas_all_healthy"] is False  # a answered 2 of 3
+
+
+def test_an_older_run_json_without_settings_is_judged_by_the_defaults_and_says_so():
+    from collect.settings import missing_settings
+
+    assert missing_settings({"slo": {"failure_rate_max": 0.01, "p95_ms_max": 1000, "cpu_pct_max": 90,
+                                     "mem_pct_max": 90},
+                             "report": {"warmup_s": 10, "generator_cpu_pct_max": 80,
+                                        "stability_tolerance": 0.1}}) == []
+    notes = missing_settings({"slo": {"p95_ms_max": 500}})
+    assert "run.json has no slo.failure_rate_max: judged with the default slo_failure_rate_max=0.01" in notes
+    assert any(n.startswith("run.json has no report.warmup_s") for n in notes) and len(notes) == 6
