@@ -249,29 +249,31 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
                 raise InputError(show(p), f"{key} is not a number: {value!r}")
     if p := optional("master_workers.csv"):
         v.workers = csv(p, WORKERS_COLUMNS).sort_values("ts").reset_index(drop=True)
-    latency_dir = v.dir / "latency"
-    files = sorted(latency_dir.glob("*.csv")) if latency_dir.is_dir() else []
-    if not files:
-        v.notes.append(f"{show(latency_dir)}/: no latency files")
-    parts = []
-    for p in files:
-        frame = csv(p, LATENCY_COLUMNS)
-        _check(show(p), frame["ok"].isin([0, 1]), "ok must be 0 or 1")
-        _check(show(p), frame["ms"] >= 0, "ms must be >= 0")
-        _check(show(p), frame["count"] >= 0, "count must be >= 0")
-        v.latency_files.append(show(p))
-        parts.append(frame)
-    if parts:
-        merged = pd.concat(parts, ignore_index=True)
-        v.latency = merged.groupby(["ts", "ok", "ms"], as_index=False)["count"].sum()
-    error_files = sorted((v.dir / "errors").glob("*.csv")) if (v.dir / "errors").is_dir() else []
-    if error_files:
+    def per_host(folder: str, columns, check, note_missing=True):
+        """Every CSV of a per-host/per-process folder (latency/, errors/, loadgen/), checked, in one frame."""
+        files = sorted((v.dir / folder).glob("*.csv")) if (v.dir / folder).is_dir() else []
+        if not files and note_missing:
+            v.notes.append(f"{show(v.dir / folder)}/: no {folder} files")
         frames = []
-        for p in error_files:
-            frame = csv(p, ERRORS_COLUMNS)
-            _check(show(p), frame["kind"].isin(ERROR_KINDS), "kind must be connection or http")
+        for p in files:
+            frame = csv(p, columns)
+            check(show(p), frame)
             frames.append(frame)
-        v.errors = pd.concat(frames, ignore_index=True).groupby(["ts", "kind", "status"], as_index=False)["count"].sum()
+        return files, (pd.concat(frames, ignore_index=True) if frames else None)
+
+    def latency_ok(shown, frame):
+        _check(shown, frame["ok"].isin([0, 1]), "ok must be 0 or 1")
+        _check(shown, frame["ms"] >= 0, "ms must be >= 0")
+        _check(shown, frame["count"] >= 0, "count must be >= 0")
+
+    files, merged = per_host("latency", LATENCY_COLUMNS, latency_ok)
+    v.latency_files.extend(show(p) for p in files)
+    if merged is not None:
+        v.latency = merged.groupby(["ts", "ok", "ms"], as_index=False)["count"].sum()
+    _, merged = per_host("errors", ERRORS_COLUMNS, lambda shown, frame: _check(
+        shown, frame["kind"].isin(ERROR_KINDS), "kind must be connection or http"), note_missing=False)
+    if merged is not None:  # runs recorded before the error tallies have none
+        v.errors = merged.groupby(["ts", "kind", "status"], as_index=False)["count"].sum()
     if (p := v.dir / "target" / "health.csv").is_file():
         v.health = csv(p, HEALTH_COLUMNS).sort_values(["probe", "ts"]).reset_index(drop=True)
     if p := optional("target/samples.csv"):
@@ -284,17 +286,10 @@ def _fill_variant(v: VariantData, run_dir: Path) -> None:
         for i, c in enumerate(v.containers):
             if not isinstance(c, dict):
                 raise InputError(show(p), f"item {i} is not an object")
-    loadgen_dir = v.dir / "loadgen"
-    lg_files = sorted(loadgen_dir.glob("*.csv")) if loadgen_dir.is_dir() else []
-    if not lg_files:
-        v.notes.append(f"{show(loadgen_dir)}/: no loadgen files")
-    lg = []
-    for p in lg_files:
-        frame = csv(p, LOADGEN_COLUMNS)
-        _check(show(p), frame["role"].isin(LOADGEN_ROLES), "role must be host, master or worker")
-        lg.append(frame)
-    if lg:
-        v.loadgen = pd.concat(lg, ignore_index=True).sort_values(["host", "pid", "ts"]).reset_index(drop=True)
+    _, merged = per_host("loadgen", LOADGEN_COLUMNS, lambda shown, frame: _check(
+        shown, frame["role"].isin(LOADGEN_ROLES), "role must be host, master or worker"))
+    if merged is not None:
+        v.loadgen = merged.sort_values(["host", "pid", "ts"]).reset_index(drop=True)
     p = v.dir / "locust_failures.csv"
     if p.is_file():
         v.failures = csv(p, FAILURES_COLUMNS, append_only=False)
