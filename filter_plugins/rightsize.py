@@ -22,6 +22,7 @@ class FilterModule:
             "rs_variant_name": names.variant_name,
             "rs_plan_variants": plan.plan_variants,
             "rs_steps_planned": plan.steps_planned,
+            "rs_expected_text": plan.expected_text,
             "rs_search_replicas": values.search_replicas,
             "rs_preflight_errors": checks.preflight_errors,
             "rs_payload_errors": payloads.payload_errors,

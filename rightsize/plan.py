@@ -39,3 +39,32 @@ def plan_variants(variants, cpu=None, mem=None, replicas=1, cores=None):
 def steps_planned(users, users_step):
     """The user count of each step: +users_step up to users."""
     return step_users(int(users), int(users_step))
+
+
+# Seconds a variant spends around its load on the local default (deploy, health gate, probe,
+# samplers, workers connecting; then stop, inspect, fetch, remove, record): 26 s measured for a smoke
+# variant (`python -m bench.overhead`, docs/load-path.md has the run); rounded up for the plan.
+RUN_OVERHEAD_S = 30
+
+
+def expected_seconds(variants: int, users, users_step, step_duration, overhead_s: float = RUN_OVERHEAD_S) -> float:
+    """Wall time a sweep of `variants` variants is expected to take: each climbs every step, plus
+    the time around its load."""
+    steps = len(step_users(int(users), int(users_step)))
+    return int(variants) * (steps * float(step_duration) + overhead_s)
+
+
+def duration_text(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def expected_text(variants: int, users, users_step, step_duration) -> str:
+    """The plan's line: how long the run is expected to take, and from what."""
+    steps = len(step_users(int(users), int(users_step)))
+    total = expected_seconds(variants, users, users_step, step_duration)
+    return (f"expected about {duration_text(total)} ({int(variants)} variant(s) x ({steps} steps x "
+            f"{int(float(step_duration))} s + ~{RUN_OVERHEAD_S} s around each))")

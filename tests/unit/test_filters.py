@@ -165,3 +165,12 @@ def test_without_the_package_the_filter_plugin_says_run_make_venv(tmp_path):
     assert result.returncode != 0
     assert "the rightsize controller package is missing: run `make venv`" in output, output[-2000:]
     assert "Traceback" not in output
+
+
+def test_the_plan_says_how_long_the_run_takes():
+    from rightsize import plan
+
+    assert plan.expected_seconds(2, 600, 300, 20) == 2 * (2 * 20 + plan.RUN_OVERHEAD_S)
+    assert plan.expected_text(1, 10000, 500, 60) == \
+        "expected about 20 min 30 s (1 variant(s) x (20 steps x 60 s + ~30 s around each))"
+    assert plan.duration_text(3 * 3600 + 120) == "3 h 02 min"
