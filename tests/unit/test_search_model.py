@@ -233,7 +233,7 @@ def test_plan_states_expected_runs_and_time():
     e = search.estimate(cfg, FACTS)
     assert (e["probes_expected"], e["runs_expected"]) == (2, 3)
     assert e["seconds_expected"] == 3 * 40 + 3 * search.RUN_OVERHEAD_S
-    assert "Expected 3 runs (2 probes + 1 confirmation), about 4 min 45 s" in text
+    assert f"Expected 3 runs (2 probes + 1 confirmation), about {search._minutes(e['seconds_expected'])}" in text
     assert "at most 9 runs" in text and "climb the steps too (40 s" in text
     bisect = search.estimate(config(strategy="bisect"), FACTS)
     assert (bisect["probes_expected"], bisect["runs_expected"], bisect["runs_max"]) == (3, 4, 9)
