@@ -30,6 +30,7 @@ STEP_KEYS = ("users", "duration_s", "requests", "rps", "p50_ms", "p95_ms", "p99_
 GATEWAY_STATUSES = (502, 504)  # nginx's own answers when it cannot reach or hear from a replica
 HEALTHY_SHARE = 0.8            # a replica answering at least this share of its probes was up
 PATH_ERRORS_MIN = 10           # fewer failed connections in a step are never blamed on the path
+SHARED_HOST_CPU_PCT_MAX = 95   # a target that is also a loadgen host, busier than this: its own figures are not
 
 # ---------------------------------------------------------------- latency histogram
 
@@ -258,8 +259,17 @@ def loadgen_figures(loadgen: pd.DataFrame | None, start: float, end: float) -> d
     hosts = per[per["role"] == "host"]
     if not hosts.empty:
         ncpu = win[win["role"] == "host"].groupby("host")["ncpu"].last()
-        out["loadgen_host_cpu_pct"] = float((hosts["pct"] / hosts["host"].map(ncpu).to_numpy()).max())
+        share = hosts["pct"] / hosts["host"].map(ncpu).to_numpy()
+        out["loadgen_host_cpu_pct"] = float(share.max())
+        out["host_cpu_pct"] = {str(h): float(p) for h, p in zip(hosts["host"], share)}
     return out
+
+
+def shared_host(meta: dict | None) -> str | None:
+    """The target's inventory name when it is also a loadgen host (variant.json), else None."""
+    meta = meta or {}
+    target = meta.get("target_host")
+    return target if target and target in (meta.get("loadgen_hosts") or []) else None
 
 
 def generator_timeseries(loadgen: pd.DataFrame | None) -> pd.DataFrame:
@@ -354,6 +364,7 @@ def step_results(v, settings: Settings) -> list[dict]:
         step["balancer"] = has_balancer(v.meta, v.samples)
         step.update(target_figures(v.samples, window_start, window_end))
         step.update(loadgen_figures(v.loadgen, window_start, window_end))
+        step["shared_host"] = shared_host(v.meta)
         step["workers_min"] = _workers_min(v.workers, window_start, window_end)
         step["restarts"] = [(c, t) for c, t in resets if start <= t < planned_end]
         _judge_step(step, settings, expected)
@@ -448,6 +459,12 @@ def _judge_step(step: dict, s: Settings, expected: int | None) -> None:
     if gen is not None and gen > s.generator_cpu_pct_max:
         invalid.append(f"generator saturated: {step['generator_process']} at {gen:.0f} % of one core "
                        f"(> {s.generator_cpu_pct_max:g} %): not a measurement of the target")
+    host = step.get("shared_host")
+    busy = (step.get("host_cpu_pct") or {}).get(host) if host else None
+    if busy is not None and busy > SHARED_HOST_CPU_PCT_MAX:
+        invalid.append(f"shared host saturated: {host} runs the API and Locust and was {busy:.0f} % busy "
+                       f"(> {SHARED_HOST_CPU_PCT_MAX:g} % of its cores): the API waited for cores the "
+                       f"generator took; not a measurement of the target alone (more loadgen hosts, or fewer users)")
     if expected is not None and step["workers_min"] is not None and step["workers_min"] < expected:
         invalid.append(f"Locust worker lost: {step['workers_min']} of {expected} connected")
     path = load_path_failure(step, s)

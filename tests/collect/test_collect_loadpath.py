@@ -56,3 +56,21 @@ def test_an_older_run_json_without_settings_is_judged_by_the_defaults_and_says_s
     notes = missing_settings({"slo": {"p95_ms_max": 500}})
     assert "run.json has no slo.failure_rate_max: judged with the default slo_failure_rate_max=0.01" in notes
     assert any(n.startswith("run.json has no report.warmup_s") for n in notes) and len(notes) == 6
+
+
+def test_a_saturated_shared_host_invalidates_the_step():
+    """Target and Locust on one machine: past 95 % of its cores the API waits for the generator."""
+    base = {"complete": True, "requests": 1000, "generator_cpu_pct": 40.0, "generator_process": "worker h pid 1",
+            "workers_min": 2, "stability": compute.Stability(True, (), None, None, ""), "restarts": [],
+            "failure_rate": 0.0, "p95_test": compute.judge_p95(0, 1000), "p95_ms": 3.0, "cpu_pct": 40.0,
+            "mem_pct": 20.0, "connection_errors": 0, "shared_host": "localhost",
+            "host_cpu_pct": {"localhost": 99.0}, "window_end": 30.0, "start_ts": 0.0, "planned_end_ts": 30.0}
+    step = dict(base)
+    compute._judge_step(step, S, 2)
+    assert step["valid"] is False and step["reasons"][0].startswith("shared host saturated: localhost")
+    step = dict(base, host_cpu_pct={"localhost": 80.0})
+    compute._judge_step(step, S, 2)
+    assert step["valid"] is True and step["slo_pass"] is True
+    step = dict(base, shared_host=None)  # separate loadgen hosts: their own CPU is theirs
+    compute._judge_step(step, S, 2)
+    assert step["valid"] is True
