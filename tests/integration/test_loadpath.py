@@ -14,7 +14,10 @@ pytestmark = pytest.mark.integration
 REMOTE_RUNS = Path("/var/tmp/rightsize/runs")
 # 4,500 users each holding a keep-alive connection (what the path must carry); a 6-s mean think time
 # keeps the offered load (~750 RPS) well inside what both layouts serve on 2 cores shared with Locust.
-WIDE = "users=4500 users_step=1500 step_duration=20 locust_wait_min=4 locust_wait_max=8"
+# Users spawned together start in step; 10 s of spawning and 15 s of warm-up let the think times
+# spread them before the window (with 20/10 the first step's sub-windows still swung 16 %).
+WIDE = ("users=4500 users_step=1500 step_duration=30 report_warmup_s=15 locust_spawn_s=10 "
+        "locust_wait_min=4 locust_wait_max=8")
 LAYOUTS = {"variants": [{"cpu": 1.0, "mem": "512M", "replicas": 1}, {"cpu": 0.5, "mem": "512M", "replicas": 2}]}
 
 
