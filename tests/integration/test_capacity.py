@@ -1,10 +1,15 @@
 """The capacity model against a service of known cost (issue 13), on localhost.
 
 The V2 fixture burns WORK_MS of CPU per request under Python's GIL: one replica never uses more
-than one core. One sweep runs it at 1.0 CPU and at 2.0 CPU over the same steps: the pooled fit's
-CPU-seconds per request must agree with the container's own cgroup counter read around sequential
-requests, and at 2.0 CPU the throughput stops growing while the CPU stays near half its limit: a
-ceiling, so the prediction for more users asks for more replicas, not more CPU.
+than one core. Two short sweeps:
+- at 1.0 CPU below saturation (40/80/120 users ~ 20/40/60 RPS, at most ~0.65 cores): the fit's
+  CPU-seconds per request must agree with the container's own cgroup counter read around N
+  sequential requests (the variant is kept up for that, then torn down);
+- at 2.0 CPU past what one core serves (150/300/450 users): the throughput stops growing while the
+  CPU stays near half its limit, a ceiling, so the prediction for more users asks for more
+  replicas, not more CPU.
+Near saturation the GIL's contention raises the CPU per request (measured here: 10 ms at 74 % of
+a core, 11.4 ms at 96 %), which is why the demand is checked on unsaturated steps.
 """
 import json
 import subprocess
@@ -19,9 +24,11 @@ from test_byo_image import FIXTURE, V2_VARS, v2_image  # noqa: F401  (the fixtur
 pytestmark = pytest.mark.integration
 
 WORK_MS = 9
-STEPS = "users=450 users_step=150 step_duration=20 report_warmup_s=5 inference_api_pids_limit=1024"
-LAYOUTS = {"variants": [{"cpu": 1.0, "mem": "256M", "replicas": 1}, {"cpu": 2.0, "mem": "256M", "replicas": 1}],
-           "api_env": {"WORK_MS": str(WORK_MS)}, "capacity_predict_users": [450, 3000]}
+FIT = ("users=120 users_step=40 step_duration=20 report_warmup_s=5",
+       {"variants": [{"cpu": 1.0, "mem": "256M", "replicas": 1}], "api_env": {"WORK_MS": str(WORK_MS)}})
+CEILING = ("users=450 users_step=150 step_duration=20 report_warmup_s=5 inference_api_pids_limit=1024",
+           {"variants": [{"cpu": 2.0, "mem": "256M", "replicas": 1}], "api_env": {"WORK_MS": str(WORK_MS)},
+            "capacity_predict_users": [450, 3000]})
 BODY = json.dumps({"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
                                "data": [5.1, 3.5, 1.4, 0.2]}]}).encode()
 
@@ -57,12 +64,17 @@ def measured_cpu_s_per_request(container, address, requests=300):
     return (cgroup_cpu_seconds(container) - before) / requests
 
 
+def sweep(results, run_id, shape, extra=()):
+    steps, variables = shape
+    return ansible_playbook("sweep.yml", "-e", V2_VARS, "-e", f"api_payloads={FIXTURE / 'payloads.jsonl'}",
+                            "-e", steps, "-e", json.dumps(variables),
+                            "-e", f"results_dir={results} run_id={run_id}", *extra)
+
+
 @pytest.fixture(scope="module")
-def capacity_sweep(v2_image, tmp_path_factory):  # noqa: F811
-    results = tmp_path_factory.mktemp("capacity")
-    result = ansible_playbook("sweep.yml", "-e", V2_VARS, "-e", f"api_payloads={FIXTURE / 'payloads.jsonl'}",
-                              "-e", STEPS, "-e", json.dumps(LAYOUTS),
-                              "-e", f"results_dir={results} run_id=it-capacity keep=true")
+def fit_sweep(v2_image, tmp_path_factory):  # noqa: F811
+    results = tmp_path_factory.mktemp("capacity-fit")
+    result = sweep(results, "it-fit", FIT, ("-e", "keep=true"))
     measured = None
     try:
         if result.returncode == 0:
@@ -73,11 +85,17 @@ def capacity_sweep(v2_image, tmp_path_factory):  # noqa: F811
     finally:
         down = ansible_playbook("teardown.yml", "-e", f"results_dir={results}")
     assert down.returncode == 0 and rightsize_containers() == []
-    return result, results / "it-capacity", measured
+    return result, results / "it-fit", measured
 
 
-def test_fitted_demand_agrees_with_the_cgroup_counter(capacity_sweep):
-    result, run, measured = capacity_sweep
+@pytest.fixture(scope="module")
+def ceiling_sweep(v2_image, tmp_path_factory):  # noqa: F811
+    results = tmp_path_factory.mktemp("capacity-ceiling")
+    return sweep(results, "it-ceiling", CEILING), results / "it-ceiling"
+
+
+def test_fitted_demand_agrees_with_the_cgroup_counter(fit_sweep):
+    result, run, measured = fit_sweep
     assert result.returncode == 0, result.stdout[-4000:]
     summary = json.loads((run / "summary.json").read_text())
     validate_summary(summary)
@@ -87,8 +105,9 @@ def test_fitted_demand_agrees_with_the_cgroup_counter(capacity_sweep):
     assert demand["low"] <= demand["cpu_s_per_request"] <= demand["high"]
 
 
-def test_a_gil_bound_replica_has_a_ceiling_and_more_users_ask_for_replicas(capacity_sweep):
-    _, run, _ = capacity_sweep
+def test_a_gil_bound_replica_has_a_ceiling_and_more_users_ask_for_replicas(ceiling_sweep):
+    result, run = ceiling_sweep
+    assert result.returncode == 0, result.stdout[-4000:]
     summary = json.loads((run / "summary.json").read_text())
     capacity = summary["capacity"]
     ceiling = capacity["rps_ceiling_per_replica"]
