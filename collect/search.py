@@ -638,7 +638,7 @@ def _done_action(state: SearchState) -> dict:
     best = state.best
     parts = [f"r{rs.replicas}: " + (f"{naming.cpu_text(rs.cpu)} CPU, {rs.mem}" if rs.cpu is not None
                                     else "no answer") + f" ({rs.reason})" for rs in state.searches]
-    tail = f". Model contradicted, bisected from then on: {state.fallback}" if state.fallback else ""
+    tail = f". {state.fallback}" if state.fallback else ""
     if best is None:
         why = "no confirmed answer. " + "; ".join(parts) + tail
         return {"action": "done", "cpu": None, "mem": None, "replicas": None, "why": why}

@@ -1,11 +1,12 @@
 """Right-sizing search on localhost against a service whose capacity is set by its CPU limit, with
 both strategies side by side in one run: bisection and the model-guided search.
 
-The V2 fixture burns WORK_MS of CPU per request (plus its own HTTP handling, about half a
-millisecond), so 400 users of between(1, 3) offer ~200 requests/s and need about 200 x 2.75 ms =
-0.55 busy cores: under 90 % of 0.75 CPU, over 90 % of 0.5, the middle of a grid cell so that both
-strategies must find 0.75. The fixture serves a thread per connection, so its container gets more
-pids than the default 256 for 400 users.
+The V2 fixture burns WORK_MS of CPU per request (plus its own HTTP handling, about 0.6 ms), so 400
+users of between(1, 3) offer ~199 requests/s and need about 199 x 3.8 ms = 0.76 busy cores: 76 % of
+1 CPU, the first probe of both strategies, and over the 90 % CPU SLO of 0.75. The bisection goes on
+to fail (or find inconclusive: the fixture's throughput collapses when starved of CPU) 0.5 and 0.75
+before its answer 1.0; the model rules both out from the first probe's steps. The fixture serves a
+thread per connection, so its container gets more pids than the default 256 for 400 users.
 """
 import json
 import time
@@ -18,7 +19,7 @@ from test_byo_image import FIXTURE, V2_VARS, v2_image  # noqa: F401  (the fixtur
 pytestmark = pytest.mark.integration
 
 USERS = 400
-WORK_MS = 2.25
+WORK_MS = 3.2
 SEARCH = (f"search=true users={USERS} users_step=200 step_duration=20 report_warmup_s=5 "
           "search_cpu_max=2 search_max_probes=5 inference_api_pids_limit=1024")
 STRATEGIES = ("bisect", "model")
@@ -59,7 +60,7 @@ def test_search_finds_the_cpu_the_capacity_model_predicts(search_runs, strategy)
     summary = search_block(run)
     search = summary["search"]
     assert search["strategy"] == strategy
-    assert search["cpu"] == 0.75, (search["cpu"], search["probes"], search.get("model"))
+    assert search["cpu"] == 1.0, (search["cpu"], search["probes"], search.get("model"))
     assert search["bracket"]["lowest_passing_cpu"] == search["cpu"]
     assert 1 <= len(search["probes"]) <= 5
     assert all(probe["dir"].startswith("probe-") for probe in search["probes"])
@@ -82,7 +83,8 @@ def test_the_model_answers_the_same_cpu_in_fewer_runs(search_runs):
     model = search_block(search_runs["model"][1])["search"]
     assert model["fallback"] is None, model["fallback"]
     assert model["bracket"]["highest_failing_basis"] == "predicted"
-    assert [skip["cpu"] for skip in model["skipped"]] == [0.25, 0.5]
+    assert [skip["cpu"] for skip in model["skipped"]] == [0.25, 0.5, 0.75]
+    assert len(model["probes"]) == 1
     assert all(skip["predicted_busy_cpu"] >= 0.9 * skip["cpu"] for skip in model["skipped"])
 
 
