@@ -22,6 +22,7 @@ RUN_VARS = (
     "api_proxy_max_in_flight", "keep", "locust_wait_min", "locust_wait_max", "locust_workers_per_host",
     "offline_images", "search", "search_cpu_min", "search_cpu_max", "search_resolution", "search_probe_mem",
     "search_max_probes", "search_mem_target_pct", "search_mem_round", "search_replicas",
+    "search_strategy", "search_probe_shape", "search_ramp_s", "search_hold_s",
     "capacity_predict_users",
 )
 
@@ -120,4 +121,9 @@ def variant_record(variant, *, status, errors=(), started_at, image, users, user
         "started_at": str(started_at),
         "recorded_at": now,
         "ended_at": now if ended else None,
+        # a search probe's load shape (docs/search.md): climb the steps, or ramp then hold one window
+        "shape": variant.get("shape") or "ramp",
+        "ramp_s": variant.get("ramp_s"),
+        "hold_s": variant.get("hold_s"),
+        "warmup_s": variant.get("warmup_s"),
     }

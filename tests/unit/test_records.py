@@ -92,18 +92,22 @@ VARIANT = {"name": "c0.5-m512M-r1", "cpu": 0.5, "mem": "512M", "mem_bytes": 5368
            "project": "rightsize-c0_5-m512m-r1", "explicit": True, "skip": ""}
 
 
-def build_variant(**changes):
+def build_variant_args(**changes):
     args = dict(status="failed", errors=["c0.5-m512M-r1 on box: health timeout"], started_at="2026-01-01T00:00:00Z",
                 image="rightsize/inference-api:latest", users="500", users_step="250", step_duration="60",
                 steps=[250, 500], entrypoint="http://10.0.0.1:8000", predict_path="/predict", health_path="/health",
                 api_port="8000", payloads="", expected_workers="2\n", loadgen_hosts=["box"], target_host="box")
     args.update(changes)
-    return records.variant_record(VARIANT, **args)
+    return args
+
+
+def build_variant(**changes):
+    return records.variant_record(VARIANT, **build_variant_args(**changes))
 
 
 def test_variant_record_keeps_every_key_and_carries_the_errors_as_a_list():
     record = build_variant()
-    assert VARIANT_KEYS <= set(record) and set(record) - VARIANT_KEYS == {"ended_at"}
+    assert VARIANT_KEYS <= set(record) and set(record) - VARIANT_KEYS == {"ended_at", "shape", "ramp_s", "hold_s", "warmup_s"}
     assert record["errors"] == ["c0.5-m512M-r1 on box: health timeout"] and record["status"] == "failed"
     assert (record["users"], record["steps"], record["expected_workers"], record["api_port"]) == (500, [250, 500], 2, 8000)
     assert record["dir"] == "c0.5-m512M-r1" and record["kind"] == "variant"
@@ -174,3 +178,10 @@ def test_preflight_describes_the_run_with_run_record(template):
     run = template(task["ansible.builtin.set_fact"]["preflight_run_record"], variables)
     assert set(run) == RUN_KEYS and run["variants"] == ["c0.5-m512M-r1"]
     assert run["vars"]["cpu"] == 0.5 and run["manifest"]["git_commit"]
+
+
+def test_a_hold_probe_records_its_shape():
+    record = records.variant_record({**VARIANT, "shape": "hold", "ramp_s": 30, "hold_s": 20, "warmup_s": 5},
+                                    **build_variant_args())
+    assert (record["shape"], record["ramp_s"], record["hold_s"], record["warmup_s"]) == ("hold", 30, 20, 5)
+    assert build_variant()["shape"] == "ramp"
