@@ -142,7 +142,7 @@ def test_every_play_sees_group_vars():
 
 
 # Every check and its message is unit-tested on the check itself (tests/unit/test_filters.py,
-# test_variables.py, test_loadpath.py); these two runs prove the playbook stops on them before anything
+# test_variables.py, test_loadpath.py); these three runs prove the playbook stops on them before anything
 # is deployed: a value check, and one that needs the target's facts.
 @pytest.mark.parametrize("extra, named", [
     ("cpu=abc mem=512M", "cpu='abc'"),
