@@ -108,7 +108,10 @@ def storm_at_five_times(url, body, capacity):
 def assert_recovers(url, body, capacity):
     time.sleep(1)
     assert httpx.get(f"{url}/health", timeout=5).status_code == 200
-    after = openloop.run(f"{url}/predict", capacity / 4, 3, body, connections=32)
+    # as many connections as the API's in-flight bound (16): with more, requests that arrive while the
+    # 0.1-CPU quota is throttled pile past the bound and are refused although the API has recovered
+    # (seen once the port is NATed by the kernel rather than relayed by docker-proxy)
+    after = openloop.run(f"{url}/predict", capacity / 4, 3, body, connections=16)
     assert after["statuses"].get("200", 0) >= 0.99 * after["sent"], after
 
 
