@@ -95,12 +95,27 @@ def _step_spans(ax, v: dict, t0: float) -> None:
                 transform=ax.get_xaxis_transform())
 
 
+def _timeline(v: dict, first_ts: float):
+    """A figure over a variant's run: (fig, ax, t0), t0 the first step's start (else first_ts)."""
+    t0 = v["steps"][0]["start_ts"] if v["steps"] else first_ts
+    fig, ax = plt.subplots(figsize=(11, 3.5))
+    return fig, ax, t0
+
+
+def _finish_timeline(fig, ax, v: dict, t0: float, ylabel: str, title: str, path: Path) -> str:
+    """The measured windows shaded, axes labelled, saved."""
+    _step_spans(ax, v, t0)
+    ax.set(xlabel="seconds since the first step", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_target(v: dict, data_v, s, path: Path) -> str | None:
     ts = compute.target_timeseries(data_v.samples)
     if ts.empty:
         return None
-    t0 = v["steps"][0]["start_ts"] if v["steps"] else float(ts["second"].min())
-    fig, ax = plt.subplots(figsize=(11, 3.5))
+    fig, ax, t0 = _timeline(v, float(ts["second"].min()))
     ax.plot(ts["second"] - t0, ts["cpu_pct"], label="CPU % of summed limit")
     ax.plot(ts["second"] - t0, ts["mem_pct"], label="RAM % of limit (most loaded container)")
     if s.cpu_pct_max == s.mem_pct_max:
@@ -108,31 +123,21 @@ def plot_target(v: dict, data_v, s, path: Path) -> str | None:
     else:  # each line at its own limit
         ax.axhline(s.cpu_pct_max, color="red", linestyle="--", linewidth=0.8, label=f"SLO CPU {s.cpu_pct_max:g} %")
         ax.axhline(s.mem_pct_max, color="purple", linestyle=":", linewidth=0.8, label=f"SLO RAM {s.mem_pct_max:g} %")
-    _step_spans(ax, v, t0)
-    ax.set(xlabel="seconds since the first step", ylabel="%", title=f"{v['name']}: target CPU and RAM "
-           "(shaded: measured windows)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish_timeline(fig, ax, v, t0, "%", f"{v['name']}: target CPU and RAM (shaded: measured windows)", path)
 
 
 def plot_generator(v: dict, data_v, s, path: Path) -> str | None:
     gen = compute.generator_timeseries(data_v.loadgen)
     if gen.empty:
         return None
-    t0 = v["steps"][0]["start_ts"] if v["steps"] else float(gen["ts"].min())
-    fig, ax = plt.subplots(figsize=(11, 3.5))
+    fig, ax, t0 = _timeline(v, float(gen["ts"].min()))
     for label, g in gen.groupby("label"):
         style = ":" if (g["role"] == "host").all() else "-"
         ax.plot(g["ts"] - t0, g["pct"], style, label=label)
     ax.axhline(s.generator_cpu_pct_max, color="red", linestyle="--", linewidth=0.8,
                label=f"generator limit {s.generator_cpu_pct_max:g} % of a core")
-    _step_spans(ax, v, t0)
-    ax.set(xlabel="seconds since the first step", ylabel="% (process: of one core; host: of all)",
-           title=f"{v['name']}: load generator CPU")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish_timeline(fig, ax, v, t0, "% (process: of one core; host: of all)",
+                            f"{v['name']}: load generator CPU", path)
 
 
 PROBE_STYLE = {"pass": ("o", "tab:green"), "fail": ("X", "tab:red"),

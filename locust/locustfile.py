@@ -6,20 +6,30 @@ inventory name), because Locust forwards the master's command-line options to it
 """
 import json
 import os
+import random
+import select
 import time
 
 import gevent
-from locust import FastHttpUser, __version__ as LOCUST_VERSION, between, events, task
+from gevent import monkey
+from geventhttpclient.connectionpool import ConnectionPool
+from locust import FastHttpUser, __version__ as LOCUST_VERSION, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from payloads import PayloadSource, load_payloads
+from payloads import PayloadSource, encode_body, generated_bodies, load_payloads
 from recorder import LatencyRecorder
 from shape import StepLoadShape  # noqa: F401  (Locust picks the shape class up from this module)
 
 OUT = os.environ.get("RIGHTSIZE_OUT", os.path.join(os.getcwd(), "rightsize-out"))
 HOST = os.environ.get("RIGHTSIZE_HOST") or os.uname().nodename
 PAYLOADS = os.environ.get("RIGHTSIZE_PAYLOADS", "")
-_BODIES = load_payloads(PAYLOADS) if PAYLOADS else None
+# encoded once: every user posts these bytes in turn (docs/generator.md: a worker's CPU per request);
+# without a payloads file, GENERATED_BODIES random valid rows drawn once per worker process
+GENERATED_BODIES = 8192
+_BODIES = ([encode_body(body) for body in load_payloads(PAYLOADS)] if PAYLOADS
+           else generated_bodies(GENERATED_BODIES, seed=os.getpid()))
+# the headers Locust's `json=` sets, so the service sees the requests it saw when bodies were dicts
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 @events.init_command_line_parser.add_listener
@@ -40,23 +50,56 @@ def _add_arguments(parser):
     group.add_argument("--rs-warmup-s", type=float, default=0, help="hold: the report's warm-up of the held step")
 
 
+_POLL = monkey.get_original("select", "poll")
+
+
+def _socket_alive(_pool, sock) -> bool:
+    """Whether a pooled keep-alive socket can take the next request: not readable while idle (a FIN
+    or stray bytes), asked with poll(2). geventhttpclient asks select(2), which refuses descriptors
+    >= 1024: past ~1,000 users in a worker every request found its socket "dead", closed it and
+    opened a new one (a DNS lookup in gevent's thread pool, a TCP handshake on both sides) for
+    every request (docs/generator.md measures the locustfile before and after)."""
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        poller = _POLL()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)  # POLLHUP and POLLERR are reported too: not alive
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+if hasattr(ConnectionPool, "_is_socket_alive"):  # geventhttpclient 2.6 (under Locust 2.47) has it
+    ConnectionPool._is_socket_alive = _socket_alive
+
+
 def _options(environment):
     return environment.parsed_options
 
 
 class ModelUser(FastHttpUser):
-    """A client of the model service: posts one body, waits between(wait_min, wait_max), repeats."""
+    """A client of the model service: posts one body, waits between(wait_min, wait_max), repeats.
 
-    def wait_time(self):
-        options = _options(self.environment)
-        return between(options.rs_wait_min, options.rs_wait_max)(self)
+    The per-request path is kept short (docs/generator.md): the think time is Locust's between()
+    drawn from values read once, the body comes encoded, the options are read in on_start."""
 
     def on_start(self):
+        options = _options(self.environment)
+        self._wait_min = options.rs_wait_min
+        self._wait_span = options.rs_wait_max - options.rs_wait_min
+        self._path = options.rs_predict_path
         self.bodies = PayloadSource(_BODIES)
+        # a prediction service keeps no session: no cookie jar to consult and fill on every request
+        # (http.cookiejar consulted and filled on every request, in a profile of a worker: docs/generator.md)
+        self.client.client.cookiejar = None
+
+    def wait_time(self):
+        return self._wait_min + random.random() * self._wait_span  # between(min, max)'s own draw
 
     @task
     def predict(self):
-        self.client.post(_options(self.environment).rs_predict_path, json=self.bodies.next(), name="predict")
+        self.client.post(self._path, data=self.bodies.next_bytes(), headers=_JSON_HEADERS, name="predict")
 
 
 def _write_pid(role):
@@ -109,7 +152,7 @@ class _MasterLog:
         environment.events.test_stopping.add_listener(self.on_stopping)
         environment.events.quitting.add_listener(self.on_quit)
         self.running = False
-        _every_second(self.sample)
+        self.sampler = _every_second(self.sample)
 
     def on_step(self, step, users, start_ts, planned_end_ts):
         self.steps.write(f"{step},{users},{start_ts:.3f},{planned_end_ts:.3f}\n")
@@ -151,6 +194,7 @@ class _MasterLog:
         if expected and self.min_workers is not None and self.min_workers < expected:
             # a worker lost midway: its share of the load was missing, the run cannot be trusted
             self.environment.process_exit_code = 3
+        self.sampler.kill()  # no sample into the closed file
         self.write_status(final=True)
         self.steps.close()
         self.workers.close()

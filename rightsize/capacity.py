@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rightsize.generator import offered_rps, processes_for  # the two laws, written once (stdlib, for preflight)
 from rightsize.names import docker_bytes
 from rightsize.variables import VARIABLES
 
@@ -351,12 +352,6 @@ def _fit_demand(points: pd.DataFrame | None) -> Demand | str:
 # ---------------------------------------------------------------- 2. users to load
 
 
-def offered_rps(users: float, think_time_s: float, response_s: float) -> float:
-    """Interactive response time law: N users that wait Z between requests and get answered in R
-    send X = N / (Z + R) requests per second."""
-    return users / (think_time_s + response_s)
-
-
 def users_law_error_pct(steps: pd.DataFrame, think_time_s: float) -> float | None:
     """Largest |N / (Z + R) - measured RPS| / measured RPS over the given steps, in %."""
     rows = steps.dropna(subset=["mean_ms"])
@@ -462,10 +457,7 @@ class Generator:
         """Worker processes that send rps with each under pct_max % of one core."""
         if self.cpu_s_per_request is None:
             return None
-        room = pct_max / 100 - self.idle_cores
-        if room <= 0:
-            return None
-        return max(1, math.ceil(self.cpu_s_per_request * rps / room - 1e-9))
+        return processes_for(rps, self.cpu_s_per_request, pct_max, self.idle_cores)
 
 
 def fit_generator(steps: pd.DataFrame) -> Generator:

@@ -297,6 +297,10 @@ TABLE: tuple[Section, ...] = (
         Variable("locust_workers_per_host", 0, WHOLE, "Locust worker processes per loadgen host; 0: one per core",
                  minimum=0, hint=" (0 = one per core)", shown="0 = one per core",
                  mirrors=("loadtest_workers_per_host",)),
+        Variable("generator_cpu_s_per_request", 0.0003, NUMBER,
+                 "CPU-seconds a Locust worker spends per request it sends, measured with `python -m "
+                 "bench.generator`; preflight warns when the loadgen hosts are too few for users",
+                 minimum=0, exclusive_minimum=True, noun="a number of seconds"),
         Variable("locust_ui", False, BOOL, "true: start the master with its web UI instead of headless",
                  mirrors=("loadtest_ui",)),
     )),
@@ -419,7 +423,10 @@ def _line(name: str, value: str, comment: str) -> str:
     line = f"{name}: {value}" if value else f"{name}:"
     if not comment:
         return line
-    return f"{line:<31} # {comment}" if len(line) < 31 else f"# {comment}\n{line}"
+    if len(line) < 31 and len(comment) <= 120:
+        return f"{line:<31} # {comment}"
+    above = textwrap.wrap(comment, width=118, break_on_hyphens=False)  # yamllint's lines stay short
+    return "\n".join(f"# {part}" for part in above) + f"\n{line}"
 
 
 def _rule(title: str) -> str:
