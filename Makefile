@@ -41,7 +41,7 @@ test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit tests/collect tests/api -m "not integration and not lab"
 
 test: venv provision
-	$(BIN)/python -m pytest -q -ra tests; status=$$?; tests/lab/down.sh >/dev/null 2>&1 || true; exit $$status
+	$(BIN)/python -m pytest -q -ra --durations=25 tests; status=$$?; tests/lab/down.sh >/dev/null 2>&1 || true; exit $$status
 
 # bench/api.py measures the API's ceiling with wrk (Debian's package), pinned to a core with taskset.
 bench-deps:

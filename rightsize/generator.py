@@ -87,7 +87,8 @@ def generator_warning(need: GeneratorNeed, cpu_pct_max: float) -> str:
     if not need.enough_cores:
         have = f"the loadgen hosts have {_cores(need.loadgen_cores)}"
         if need.target_cpu > 0:
-            have += f", {need.cores:g} beside the target's {need.target_cpu:g} CPUs planned on them"
+            cpus = f"{need.target_cpu:g} CPU" + ("" if need.target_cpu == 1 else "s")
+            have += f", {need.cores:g} beside the target's {cpus} planned on them"
         return f"{head}; {have}: add loadgen hosts or expect invalid steps"
     if not need.enough_workers:
         return (f"{head}; the run starts {_count(need.workers, 'Locust worker')} (locust_workers_per_host): "

@@ -297,7 +297,7 @@ TABLE: tuple[Section, ...] = (
         Variable("locust_workers_per_host", 0, WHOLE, "Locust worker processes per loadgen host; 0: one per core",
                  minimum=0, hint=" (0 = one per core)", shown="0 = one per core",
                  mirrors=("loadtest_workers_per_host",)),
-        Variable("generator_cpu_s_per_request", 0.0003, NUMBER,
+        Variable("generator_cpu_s_per_request", 0.0004, NUMBER,
                  "CPU-seconds a Locust worker spends per request it sends, measured with `python -m "
                  "bench.generator`; preflight warns when the loadgen hosts are too few for users",
                  minimum=0, exclusive_minimum=True, noun="a number of seconds"),

@@ -108,3 +108,7 @@ def test_the_filter_is_the_function_and_preflight_shows_its_warning():
     assert "rs_generator_warning" in tasks
     main = (ROOT / "roles" / "preflight" / "tasks" / "main.yml").read_text()
     assert main.index("include_tasks: loadpath.yml") < main.index("include_tasks: generator.yml")
+
+
+def test_one_cpu_is_said_in_the_singular():
+    assert "beside the target's 1 CPU planned on them" in generator.generator_warning(need(10000, 2, target_cpu=1.0), 80)
