@@ -147,8 +147,8 @@ REMOTE_PATHS = (
     ("loadtest_locust_dir", "{{ remote_root }}/locust", "loadtest: the locustfile it runs"),
     ("loadtest_bin_dir", "{{ remote_root }}/bin", "loadtest: samplers, rs-bg, rs-stop"),
     ("loadtest_remote_root", "{{ remote_run_root }}/runs", "loadtest: <run_id>/<variant>/ before the fetch"),
-    ("inference_api_docker_config", "{{ remote_run_root }}/docker-config/{{ preflight_run_id | default(run_id) }}",
-     "inference_api: the run's registry login, removed after the pulls and by teardown"),
+    ("inference_api_docker_config", "{{ remote_run_root }}/docker-config",
+     "inference_api: each run's registry login (<run_id>/), removed after the pulls and by teardown"),
 )
 
 TABLE: tuple[Section, ...] = (
@@ -251,6 +251,7 @@ TABLE: tuple[Section, ...] = (
                  "host[:port]: build the API image once, push it there, pull it by digest; empty: build on the target",
                  hint=", e.g. registry.internal:5000", shown="none", mirrors=("inference_api_registry",)),
         Variable("api_registry_username", "", TEXT, "user for the registry of api_registry or api_image",
+                 shown="none (no login)",
                  mirrors=("inference_api_registry_username",)),
         Variable("api_registry_password", "{{ lookup('ansible.builtin.env', 'RIGHTSIZE_REGISTRY_PASSWORD') }}",
                  TEXT, "its password (-e, Vault, or RIGHTSIZE_REGISTRY_PASSWORD); never in results or output",
