@@ -18,8 +18,9 @@ def docker_ready():
 def image_registry(tmp_path_factory, docker_ready):
     """A real registry (Debian's docker-registry, htpasswd bcrypt auth) on a loopback port, for the
     session; stopped by its PID after (tests/integration/registry_kit.py)."""
-    from registry_kit import start_registry, stop_registry
+    from registry_kit import start_registry, stop_registry, untag_images
 
     registry = start_registry(tmp_path_factory.mktemp("rs-registry"))
     yield registry
     stop_registry(registry)
+    untag_images(registry.host)

@@ -104,6 +104,21 @@ def start_registry(root: Path, username="rs-reg-user", timeout=30) -> Registry:
     raise RuntimeError(f"docker-registry did not answer on {host} within {timeout} s: {log.read_text()[-2000:]}")
 
 
+def untag_images(host: str):
+    """Remove the local tags and digests this registry's images left (the image itself stays while
+    another tag, such as rightsize/inference-api:latest, names it)."""
+    listed = subprocess.run(["docker", "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"],
+                            capture_output=True, text=True)
+    for line in listed.stdout.splitlines():
+        repo, tag, digest = (line.split() + ["", "", ""])[:3]
+        if not repo.startswith(host + "/"):
+            continue
+        refs = ([f"{repo}:{tag}"] if tag and tag != "<none>" else []) + \
+               ([f"{repo}@{digest}"] if digest and digest != "<none>" else [])
+        for ref in refs:
+            subprocess.run(["docker", "image", "rm", ref], capture_output=True)
+
+
 def stop_registry(registry: Registry):
     """By its PID: this registry only, never the package's service."""
     if registry.process.poll() is None:
