@@ -4,7 +4,7 @@ Every rule lives in rightsize/ (installed into .venv by `make venv`), where the 
 unit tests import it too; this file only maps filter names to its functions.
 """
 try:
-    from rightsize import checks, facts, generator, names, payloads, plan, records, values
+    from rightsize import checks, facts, generator, names, payloads, plan, records, registry, values
 except ImportError as error:
     MISSING = ("the rightsize controller package is missing: run `make venv` and use .venv/bin/ansible-playbook "
                f"({error})")
@@ -33,4 +33,11 @@ class FilterModule:
             "rs_run_record": records.run_record,
             "rs_variant_record": records.variant_record,
             "rs_generator_warning": generator.preflight_warning,
+            "rs_run_image": records.with_image,
+            "rs_image_source": registry.image_source,
+            "rs_content_tag": registry.content_tag,
+            "rs_repo_digest": registry.repo_digest,
+            "rs_registry_url": registry.registry_url,
+            "rs_registry_check_error": registry.registry_check_error,
+            "rs_compose_choice": registry.compose_choice,
         }

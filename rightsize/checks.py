@@ -16,6 +16,8 @@ from rightsize.values import number, search_replicas, users_list, whole_number
 from rightsize.variables import VARIABLES, is_given, to_bool
 
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# host[:port] as Docker writes it: a name or IPv4 (or [IPv6]), an optional port; no scheme, no path
+REGISTRY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?")
 # checked by the functions below (they tie variables together), not one by one in preflight_errors
 VARIANT_VARIABLES = ("cpu", "mem", "replicas")
 LOAD_VARIABLES = ("users", "users_step", "step_duration")
@@ -64,6 +66,8 @@ def _fits(var, value) -> bool:
         return all(count >= 1 for count in search_replicas(value))
     if kind == table.FOLDER_NAME:
         return bool(FOLDER_NAME.fullmatch(str(value)))
+    if kind == table.REGISTRY:
+        return value == "" or (isinstance(value, str) and bool(REGISTRY.fullmatch(value)))
     raise ValueError(f"{var.name}: kind {kind} is checked by its own function")
 
 
@@ -78,7 +82,8 @@ def variable_error(name, value, source=""):
     except (TypeError, ValueError, OverflowError):
         pass
     where = f" ({source})" if source else ""
-    return f"{name}={value!r}{where}: expected {var.accepts}"
+    shown = "(hidden)" if name.endswith("_password") else repr(value)  # a secret is never echoed
+    return f"{name}={shown}{where}: expected {var.accepts}"
 
 
 def variant_errors(cpu, mem, replicas, source="extra-vars"):

@@ -18,7 +18,8 @@ BUILT_IMAGE = "rightsize/inference-api:latest"
 # run.json "vars": the public variables a run records, for the report and for re-reading a run
 # (the capacity model reads locust_wait_*, search_* and capacity_predict_users from here)
 RUN_VARS = (
-    "profile", "cpu", "mem", "replicas", "users", "users_step", "step_duration", "api_image", "api_proxy",
+    "profile", "cpu", "mem", "replicas", "users", "users_step", "step_duration", "api_image", "api_registry",
+    "api_registry_username", "api_proxy",
     "api_proxy_max_in_flight", "keep", "locust_wait_min", "locust_wait_max", "locust_workers_per_host",
     "offline_images", "search", "search_cpu_min", "search_cpu_max", "search_resolution", "search_probe_mem",
     "search_max_probes", "search_mem_target_pct", "search_mem_round", "search_replicas",
@@ -64,6 +65,9 @@ def run_record(settings, *, run_id, plan, expected_workers, load_path, hostvars,
         "manifest": {
             "service": {
                 "image": api_image or f"{BUILT_IMAGE} (built from api/)",
+                # name@sha256:... of the image pushed or pulled through a registry; null for a local
+                # image (with_image fills it once provisioning has published or pulled it)
+                "image_digest": None,
                 "port": value("api_port"),
                 "health_path": value("api_health_path"),
                 "predict_path": value("api_predict_path"),
@@ -81,6 +85,16 @@ def run_record(settings, *, run_id, plan, expected_workers, load_path, hostvars,
             "hosts": {name: host_facts(hostvars[name], groups) for name in hosts},
         },
     }
+
+
+def with_image(record, image="", digest=None) -> dict:
+    """run.json once the image is known: the name pushed or pulled through a registry (image) and
+    its repository digest (name@sha256:..., None for a local image). A new dict; record is kept."""
+    service = dict((record.get("manifest") or {}).get("service") or {})
+    if image:
+        service["image"] = str(image)
+    service["image_digest"] = str(digest) if digest else None
+    return {**record, "manifest": {**(record.get("manifest") or {}), "service": service}}
 
 
 def variant_record(variant, *, status, errors=(), started_at, image, users, users_step, step_duration, steps,

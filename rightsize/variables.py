@@ -43,6 +43,7 @@ PROFILE = "profile"          # a key of `profiles`
 PROFILES = "profiles"        # {name: {users, users_step, step_duration}}
 VARIANTS = "variants"        # [{cpu, mem, replicas}]
 PAYLOADS = "payloads"        # a JSON-lines file on the controller (rightsize/payloads.py)
+REGISTRY = "registry"        # an image registry's host[:port], no scheme (or empty)
 
 BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -76,6 +77,7 @@ class Variable:
             ABS_PATH: "an absolute path", TEXT: "text", MAPPING: "a mapping", LIST: "a list",
             USERS_LIST: "whole numbers >= 1", REPLICAS_LIST: "whole numbers >= 1",
             FOLDER_NAME: "letters, digits, '.', '_' or '-' (a folder name)",
+            REGISTRY: "a registry host[:port] without scheme or path, or empty",
             CHOICE: " or ".join(", ".join(self.choices).rsplit(", ", 1)),
             PROFILE: "a key of profiles", PAYLOADS: "a JSON-lines file on the controller, or empty",
             PROFILES: "a mapping of profiles, each with users, users_step and step_duration",
@@ -145,6 +147,8 @@ REMOTE_PATHS = (
     ("loadtest_locust_dir", "{{ remote_root }}/locust", "loadtest: the locustfile it runs"),
     ("loadtest_bin_dir", "{{ remote_root }}/bin", "loadtest: samplers, rs-bg, rs-stop"),
     ("loadtest_remote_root", "{{ remote_run_root }}/runs", "loadtest: <run_id>/<variant>/ before the fetch"),
+    ("inference_api_docker_config", "{{ remote_run_root }}/docker-config",
+     "inference_api: each run's registry login (<run_id>/), removed after the pulls and by teardown"),
 )
 
 TABLE: tuple[Section, ...] = (
@@ -243,6 +247,15 @@ TABLE: tuple[Section, ...] = (
     Section("The service under test", (
         Variable("api_image", "", TEXT, "empty: build rightsize/inference-api:latest from api/",
                  shown="built from `api/`", mirrors=("inference_api_image",)),
+        Variable("api_registry", "", REGISTRY,
+                 "host[:port]: build the API image once, push it there, pull it by digest; empty: build on the target",
+                 hint=", e.g. registry.internal:5000", shown="none", mirrors=("inference_api_registry",)),
+        Variable("api_registry_username", "", TEXT, "user for the registry of api_registry or api_image",
+                 shown="none (no login)",
+                 mirrors=("inference_api_registry_username",)),
+        Variable("api_registry_password", "{{ lookup('ansible.builtin.env', 'RIGHTSIZE_REGISTRY_PASSWORD') }}",
+                 TEXT, "its password (-e, Vault, or RIGHTSIZE_REGISTRY_PASSWORD); never in results or output",
+                 shown="`$RIGHTSIZE_REGISTRY_PASSWORD`", mirrors=("inference_api_registry_password",)),
         Variable("api_port", 8000, WHOLE, "port the API listens on inside its container", minimum=1,
                  maximum=65535, noun="a port number", mirrors=("inference_api_port", "loadtest_api_port")),
         Variable("api_health_path", "/health", URL_PATH, "GET, polled on every replica from outside the container",
@@ -388,7 +401,7 @@ def typed(name: str, value):
         return users_list(value)
     if kind == REPLICAS_LIST:
         return search_replicas(value)
-    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS):
+    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS, REGISTRY):
         return str(value)
     return value
 

@@ -20,7 +20,7 @@ def validate_summary(summary):
     jsonschema.validate(summary, json.loads(schema_path().read_text()))
 
 
-def _command(args, inventory, provision=False):
+def _command(args, inventory, provision=False, env=None):
     """The suite provisions once (`make test` runs `make provision` first, the lab fixture provisions
     the lab hosts once; test_provision_twice_changes_nothing proves a second run is a no-op), so the
     playbooks under test skip their provisioning plays unless a test asks for them."""
@@ -30,13 +30,14 @@ def _command(args, inventory, provision=False):
     if inventory:
         command[1:1] = ["-i", str(inventory)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+           "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **(env or {})}
     return command, env
 
 
-def ansible_playbook(*args, inventory=None, timeout=1800, provision=False):
-    """Run ansible-playbook from the repo root; returns the CompletedProcess (output in .stdout)."""
-    command, env = _command(args, inventory, provision)
+def ansible_playbook(*args, inventory=None, timeout=1800, provision=False, env=None):
+    """Run ansible-playbook from the repo root; returns the CompletedProcess (output in .stdout).
+    env: variables added to the environment (e.g. RIGHTSIZE_REGISTRY_PASSWORD)."""
+    command, env = _command(args, inventory, provision, env)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     result.stdout += result.stderr
     return result
