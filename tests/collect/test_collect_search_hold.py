@@ -65,3 +65,44 @@ def test_an_invalid_probe_never_becomes_a_bound_of_the_bracket():
     assert rs.bracket == {"highest_failing_cpu": 1.0, "lowest_passing_cpu": None}
     assert state.finished and state.action["cpu"] is None
     assert [p.verdict for p in state.probes] == ["fail", "invalid", "invalid"]
+
+
+def test_the_confirmation_runs_repeats_times_and_is_judged_over_all_of_them(tmp_path):
+    """With repeats=2 the confirmation folder counts as run only when its repeats/2/ has ended too;
+    the answer's verdict pools both (a failing second repeat fails the confirmation)."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from collect.synth import StepSpec, VariantSpec, write_run, write_variant
+
+    run_dir = tmp_path / "run"
+    write_run(run_dir, [], target_users=100, run_vars={"repeats": 2})
+    (run_dir / "search.json").write_text(json.dumps({
+        "target_users": 100, "replicas": [1], "cpu_min": 0.5, "cpu_max": 0.5, "cores": 2,
+        "resolution": 0.25, "probe_mem": "2G", "strategy": "bisect", "probe_shape": "ramp"}))
+
+    def run_into(folder: str, name: str, median_ms: float, seed: int):
+        scratch = tmp_path / f"scratch{seed}"
+        scratch.mkdir()
+        spec = VariantSpec(name, [StepSpec(50, rps=40, latency_median_ms=100, mem_frac=0.2),
+                                  StepSpec(100, rps=40, latency_median_ms=median_ms, mem_frac=0.2)],
+                           step_duration=20)
+        write_variant(scratch, spec, 1_800_000_000.0 + 1000 * seed, np.random.default_rng(seed))
+        (run_dir / folder).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(scratch / name), str(run_dir / folder))
+
+    probe = search.plan(run_dir).action
+    assert probe["kind"] == "probe"
+    run_into(probe["dir"], "c0.5-m2048M-r1", 100, 1)
+    confirm = search.plan(run_dir).action
+    assert confirm["kind"] == "confirm" and not confirm["stale"]
+    run_into(confirm["dir"], confirm["dir"], 100, 2)
+    again = search.plan(run_dir).action   # repeat 2 missing: the confirmation is run again, all of it
+    assert again["kind"] == "confirm" and again["dir"] == confirm["dir"] and again["stale"]
+    run_into(f"{confirm['dir']}/repeats/2", confirm["dir"], 1500, 3)
+    state = search.plan(run_dir)
+    assert state.finished and state.searches[0].confirm_verdict == "fail"
+    assert state.action["cpu"] is None
+    assert f"repeat {confirm['dir']}/repeats/2: fail broke p95_ms" in state.searches[0].reason
