@@ -98,3 +98,11 @@ def test_repeat_folders_and_planned_repeats():
     assert r.planned_repeats({"vars": {"repeats": "2"}}) == 2
     assert r.planned_repeats({}) == 1 and r.planned_repeats({"vars": {"repeats": "x"}}) == 1
     assert r.planned_repeats({"vars": {"repeats": 0}}) == 1
+
+
+def test_preflight_names_a_wrong_repeats():
+    from rightsize.checks import variable_error
+
+    assert variable_error("repeats", 0) == "repeats=0: expected a whole number 1-20"
+    assert variable_error("repeats", "two") == "repeats='two': expected a whole number 1-20"
+    assert variable_error("repeats", "3") is None
