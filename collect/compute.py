@@ -619,9 +619,11 @@ def variant_result(v, run: dict, s: Settings) -> dict:
 
 # ---------------------------------------------------------------- repeats (rightsize/repeats.py)
 
-# step figures of the target and the generators: the pooled step keeps each one's worst repeat
+# step figures of the target and the generators: the pooled step keeps each one's worst repeat;
+# the failed-request tallies are summed
 _WORST_KEYS = ("cpu_pct", "cpu_pct_peak", "mem_pct", "mem_pct_peak", "cpu_throttled_pct", "generator_cpu_pct",
-               "loadgen_host_cpu_pct", "connection_errors", "http_errors", "gateway_errors")
+               "loadgen_host_cpu_pct")
+_SUM_KEYS = ("connection_errors", "http_errors", "gateway_errors")
 
 
 def variant_result_repeats(v, run: dict, s: Settings, planned: int = 1) -> dict:
@@ -672,6 +674,9 @@ def pool_step(per_repeat: list[dict], repeats: int, dirs: list[str], s: Settings
     for key in _WORST_KEYS:
         values = [st.get(key) for st in per_repeat if st.get(key) is not None]
         base[key] = max(values) if values else None
+    for key in _SUM_KEYS:
+        values = [st.get(key) for st in per_repeat if st.get(key) is not None]
+        base[key] = sum(values) if values else None
     valid, slo_pass, broken = repeat_rules.combine_step(per_repeat, repeats)
     reasons = [f"repeat {d}: {r}" for st, d in zip(per_repeat, dirs) for r in st["reasons"]]
     if len(per_repeat) < repeats:
@@ -718,7 +723,10 @@ def pool_results(results: list[dict], data: list, s: Settings) -> dict:
     verdict, why = repeat_rules.combine_verdicts(entries)
     out["verdict"] = verdict
     out["reasons"] = why + [f"repeat {e['dir']}: {r}" for e in entries for r in e["reasons"]]
-    out["notes"] = [f"repeat {e['dir']}: {note}" for e, res in zip(entries, results) for note in res["notes"]]
+    # repeat 1's notes as a single run's; the others' prefixed (their plan note is the same one)
+    out["notes"] = list(results[0]["notes"]) + [
+        f"repeat {e['dir']}: {note}" for e, res in zip(entries[1:], results[1:]) for note in res["notes"]
+        if not note.startswith("target users")]
     out["repeats"] = [{
         "dir": e["dir"], "verdict": e["verdict"],
         "rps_at_target": e["judged"]["rps"] if e["judged"] and e["judged"]["complete"] else None,
@@ -792,10 +800,12 @@ def analyse(data, s: Settings, probes=()) -> dict:
     for v in variants:
         if v["verdict"] == "incomplete":
             reasons.append(f"{v['name']}: incomplete ({v['reasons'][0] if v['reasons'] else 'no data'})")
-        for st in v["steps"]:
-            for r in st["reasons"]:
-                if r.startswith("Locust worker lost"):
-                    reasons.append(f"{v['name']} at {st['users']} users: {r}")
+        for res, vd in v["repeat_results"]:
+            where = v["name"] if vd.name == v["name"] else vd.name
+            for st in res["steps"]:
+                for r in st["reasons"]:
+                    if r.startswith("Locust worker lost"):
+                        reasons.append(f"{where} at {st['users']} users: {r}")
         reasons.extend(f"{v['name']}: {n}" for n in v["notes"]
                        if not n.startswith("target users"))
     return {
@@ -933,8 +943,8 @@ def replicas_comparison(variants: list[dict]) -> list[dict]:
 
 def failures_table(data) -> pd.DataFrame:
     """Locust's failures by type, per variant (whole run, warm-up included: Locust counts so)."""
-    parts = [v.failures.assign(variant=v.name) for v in data.variants
-             if v.failures is not None and not v.failures.empty]
+    parts = [r.failures.assign(variant=v.name) for v in data.variants for r in [v, *v.repeats]
+             if r.failures is not None and not r.failures.empty]  # a variant's repeats summed
     if not parts:
         return pd.DataFrame(columns=["variant", "Method", "Name", "Error", "Occurrences"])
     table = pd.concat(parts, ignore_index=True)

@@ -130,3 +130,11 @@ def test_a_run_recorded_before_repeats_is_read_as_before(tmp_path, validate):
     summary = validate(compute.summary(analysis))
     assert "repeats" not in summary["variants"][0]
     assert json.loads((run_dir / "run.json").read_text())["vars"].get("repeats") is None
+
+
+def test_a_worker_lost_in_a_repeat_makes_the_run_not_valid_naming_the_repeat(tmp_path):
+    run_dir, _ = with_repeats(tmp_path, OK, dict(OK, workers_connected=1))
+    _, analysis = analysed(run_dir)
+    assert not analysis["valid"]
+    assert any(r.startswith(f"{NAME}/repeats/2 at 100 users: Locust worker lost") for r in analysis["reasons"])
+    assert variant(analysis, NAME)["verdict"] == "invalid"
