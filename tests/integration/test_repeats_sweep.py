@@ -12,7 +12,8 @@ from playbooks_kit import ansible_playbook, rightsize_containers, validate_summa
 pytestmark = pytest.mark.integration
 
 NAME = "c0.5-m512M-r1"
-SWEEP = "cpu=0.5 mem=512M users=60 users_step=60 step_duration=20 repeats=2"
+# entry_port: off the default 8000, which a variant left up by `--tags deploy` may hold
+SWEEP = "cpu=0.5 mem=512M users=60 users_step=60 step_duration=20 repeats=2 entry_port=18461"
 
 
 def stamp(text):
