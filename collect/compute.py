@@ -13,6 +13,8 @@ import pandas as pd
 from scipy import stats
 
 from rightsize import capacity
+from rightsize import repeats as repeat_rules
+from rightsize.repeats import planned_repeats
 from rightsize.names import VARIANT_NAME, docker_bytes, parse_variant_name
 from rightsize.steps import step_users
 
@@ -357,6 +359,7 @@ def step_results(v, settings: Settings) -> list[dict]:
             "p95_ci": percentile_ci(ms, counts),
             "failure_rate": failed / requests if requests else None, "failed": failed,
             "p95_test": judge_p95(over, requests),
+            "hist": (ms, counts), "over": over,  # the window's histogram, for pooling repeats
             "stability": stability(per_second, settings.stability_tolerance),
         }
         step.update(error_figures(v.errors, first_s, stop_s))
@@ -614,6 +617,134 @@ def variant_result(v, run: dict, s: Settings) -> dict:
     return res
 
 
+# ---------------------------------------------------------------- repeats (rightsize/repeats.py)
+
+# step figures of the target and the generators: the pooled step keeps each one's worst repeat;
+# the failed-request tallies are summed
+_WORST_KEYS = ("cpu_pct", "cpu_pct_peak", "mem_pct", "mem_pct_peak", "cpu_throttled_pct", "generator_cpu_pct",
+               "loadgen_host_cpu_pct")
+_SUM_KEYS = ("connection_errors", "http_errors", "gateway_errors")
+
+
+def variant_result_repeats(v, run: dict, s: Settings, planned: int = 1) -> dict:
+    """variant_result of a variant and its repeats (v.repeats, results/<run>/<variant>/repeats/<k>/)
+    combined: steps pooled, verdict by rightsize.repeats.combine_verdicts, and the `repeats` list of
+    summary.json with the spread at the target users. One run alone: variant_result unchanged.
+    planned: the runs the plan asked for (a planned repeat with no folder makes it incomplete)."""
+    first = variant_result(v, run, s)
+    first["repeat_results"] = [(first, v)]
+    if not v.repeats and planned <= 1:
+        return first
+    results = [first] + [variant_result(r, run, s) for r in v.repeats]
+    return pool_results(results, [v, *v.repeats], s)
+
+
+def _repeat_dir(vd) -> str:
+    return vd.name
+
+
+def _judged(res: dict) -> dict | None:
+    at = [st for st in res["steps"] if st["users"] == res["target_step_users"]]
+    return at[-1] if at else None
+
+
+def pool_step(per_repeat: list[dict], repeats: int, dirs: list[str], s: Settings) -> dict:
+    """One step pooled over the repeats that ran it: requests, failures and latency histograms
+    summed (percentiles and the p95 test on the pooled histogram, RPS = requests / seconds over all
+    repeats), the target's and generators' figures at their worst repeat, the window of the first.
+    It passes only when it passes in every repeat (rightsize.repeats.combine_step)."""
+    base = dict(per_repeat[0])
+    ms = np.concatenate([st["hist"][0] for st in per_repeat])
+    counts = np.concatenate([st["hist"][1] for st in per_repeat])
+    requests = int(sum(st["requests"] for st in per_repeat))
+    seconds = float(sum(st["duration_s"] for st in per_repeat))
+    failed = int(sum(st["failed"] for st in per_repeat))
+    over = int(sum(st["over"] for st in per_repeat))
+    base.update({
+        "complete": all(st["complete"] for st in per_repeat) and len(per_repeat) == repeats,
+        "duration_s": seconds, "requests": requests, "rps": requests / seconds if seconds else 0.0,
+        "p50_ms": percentile(ms, counts, 0.50), "p95_ms": percentile(ms, counts, P95_QUANTILE),
+        "p99_ms": percentile(ms, counts, 0.99), "p95_ci": percentile_ci(ms, counts),
+        "failure_rate": failed / requests if requests else None, "failed": failed,
+        "p95_test": judge_p95(over, requests), "hist": (ms, counts), "over": over,
+        "stability": next((st["stability"] for st in per_repeat if st["stability"].stable is False),
+                          per_repeat[0]["stability"]),
+        "restarts": [x for st in per_repeat for x in st["restarts"]],
+    })
+    for key in _WORST_KEYS:
+        values = [st.get(key) for st in per_repeat if st.get(key) is not None]
+        base[key] = max(values) if values else None
+    for key in _SUM_KEYS:
+        values = [st.get(key) for st in per_repeat if st.get(key) is not None]
+        base[key] = sum(values) if values else None
+    valid, slo_pass, broken = repeat_rules.combine_step(per_repeat, repeats)
+    reasons = [f"repeat {d}: {r}" for st, d in zip(per_repeat, dirs) for r in st["reasons"]]
+    if len(per_repeat) < repeats:
+        reasons.insert(0, f"ran in {len(per_repeat)} of {repeats} repeats")
+    base.update(valid=valid, slo_pass=slo_pass, slo_broken=broken, reasons=reasons, repeats_ran=len(per_repeat))
+    return base
+
+
+def pool_results(results: list[dict], data: list, s: Settings) -> dict:
+    """Several variant_result dicts of one variant (repeat 1 first) -> one, steps pooled by users."""
+    dirs = [_repeat_dir(vd) for vd in data]
+    n = len(results)
+    out = dict(results[0])
+    users_order = []
+    for res in results:
+        for st in res["steps"]:
+            if st["users"] not in users_order:
+                users_order.append(st["users"])
+    steps = []
+    for users in users_order:
+        pairs = [(next(st for st in res["steps"] if st["users"] == users), d)
+                 for res, d in zip(results, dirs) if any(st["users"] == users for st in res["steps"])]
+        steps.append(pool_step([p[0] for p in pairs], n, [p[1] for p in pairs], s))
+    out["steps"] = steps
+    chain = None
+    for st in steps:
+        if st["slo_pass"] is not True:
+            break
+        chain = st["users"]
+    out["max_users_passing"] = chain
+    valid_rps = [st["rps"] for st in steps if st["valid"]]
+    out["max_rps"] = max(valid_rps) if valid_rps else None
+    failures = [r["first_failure"] for r in results if r["first_failure"] is not None]
+    out["first_failure"] = min(failures, key=lambda f: (f["users"] is not None, f["users"] or 0)) \
+        if failures else None
+    entries = []
+    for res, d in zip(results, dirs):
+        judged = _judged(res)
+        broken = judged["slo_broken"] if judged is not None and judged["valid"] else {}
+        if res["first_failure"] and res["first_failure"]["slo"] in ("oom_killed", "restarted"):
+            broken = {**broken, res["first_failure"]["slo"]: res["first_failure"]["value"]}
+        entries.append({"dir": d, "verdict": res["verdict"], "reasons": res["reasons"], "broken": broken,
+                        "judged": judged})
+    verdict, why = repeat_rules.combine_verdicts(entries)
+    out["verdict"] = verdict
+    out["reasons"] = why + [f"repeat {e['dir']}: {r}" for e in entries for r in e["reasons"]]
+    # repeat 1's notes as a single run's; the others' prefixed (their plan note is the same one)
+    out["notes"] = list(results[0]["notes"]) + [
+        f"repeat {e['dir']}: {note}" for e, res in zip(entries[1:], results[1:]) for note in res["notes"]
+        if not note.startswith("target users")]
+    out["repeats"] = [{
+        "dir": e["dir"], "verdict": e["verdict"],
+        "rps_at_target": e["judged"]["rps"] if e["judged"] and e["judged"]["complete"] else None,
+        "p95_ms_at_target": e["judged"]["p95_ms"] if e["judged"] and e["judged"]["complete"] else None,
+    } for e in entries]
+    measured = [{"dir": e["dir"], "requests": e["judged"]["requests"], "duration_s": e["judged"]["duration_s"],
+                 "rps": e["judged"]["rps"], "p95_ms": e["judged"]["p95_ms"], "p95_ci": e["judged"]["p95_ci"]}
+                for e in entries if e["judged"] and e["judged"]["complete"] and e["judged"]["requests"]]
+    out["repeat_spread"] = {
+        "users": out["target_step_users"], "repeats": n, "measured": len(measured),
+        "rps": repeat_rules.spread([m["rps"] for m in measured]),
+        "p95_ms": repeat_rules.spread([m["p95_ms"] for m in measured]),
+        "not_repeatable": repeat_rules.not_repeatable(measured),
+    }
+    out["repeat_results"] = list(zip(results, data))
+    return out
+
+
 def _container_failure(v, steps) -> dict | None:
     """OOM kill or restart from containers.json, located in a step by a CPU counter reset."""
     if not v.containers:
@@ -655,8 +786,10 @@ def analyse(data, s: Settings, probes=()) -> dict:
     the capacity model fitted on the variants and on `probes` (a search's probe-NN-* folders, as
     load.load_variant reads them: measurements like any variant's, judged by collect/search.py)."""
     run = data.run
-    variants = [variant_result(v, run, s) for v in data.variants]
-    sources = list(zip(variants, data.variants))
+    planned = planned_repeats(run)
+    variants = [variant_result_repeats(v, run, s, planned) for v in data.variants]
+    # the capacity model takes each repeat as its own measurement (its steps, its samples)
+    sources = [pair for v in variants for pair in v["repeat_results"] if pair[0]["steps"]]
     capacity_notes = []
     for p in probes:
         if p.missing or p.error:
@@ -667,10 +800,12 @@ def analyse(data, s: Settings, probes=()) -> dict:
     for v in variants:
         if v["verdict"] == "incomplete":
             reasons.append(f"{v['name']}: incomplete ({v['reasons'][0] if v['reasons'] else 'no data'})")
-        for st in v["steps"]:
-            for r in st["reasons"]:
-                if r.startswith("Locust worker lost"):
-                    reasons.append(f"{v['name']} at {st['users']} users: {r}")
+        for res, vd in v["repeat_results"]:
+            where = v["name"] if vd.name == v["name"] else vd.name
+            for st in res["steps"]:
+                for r in st["reasons"]:
+                    if r.startswith("Locust worker lost"):
+                        reasons.append(f"{where} at {st['users']} users: {r}")
         reasons.extend(f"{v['name']}: {n}" for n in v["notes"]
                        if not n.startswith("target users"))
     return {
@@ -808,8 +943,8 @@ def replicas_comparison(variants: list[dict]) -> list[dict]:
 
 def failures_table(data) -> pd.DataFrame:
     """Locust's failures by type, per variant (whole run, warm-up included: Locust counts so)."""
-    parts = [v.failures.assign(variant=v.name) for v in data.variants
-             if v.failures is not None and not v.failures.empty]
+    parts = [r.failures.assign(variant=v.name) for v in data.variants for r in [v, *v.repeats]
+             if r.failures is not None and not r.failures.empty]  # a variant's repeats summed
     if not parts:
         return pd.DataFrame(columns=["variant", "Method", "Name", "Error", "Occurrences"])
     table = pd.concat(parts, ignore_index=True)
@@ -849,6 +984,9 @@ def summary(analysis: dict) -> dict:
             "steps": [summary_step(st) for st in v["steps"]],
             "max_rps": _round(v["max_rps"], 3),
         })
+        if v.get("repeats"):
+            variants[-1]["repeats"] = [{**r, "rps_at_target": _round(r["rps_at_target"], 3)}
+                                       for r in v["repeats"]]
     out = {
         "schema_version": 1, "run_id": analysis["run_id"], "valid": analysis["valid"] and not reasons,
         "reasons": reasons, "slo": s.slo(), "target_users": int(analysis["run"]["target_users"]),

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rightsize.repeats import REPEATS_DIR, planned_repeats  # results/<run>/<variant>/repeats/<k>/ for repeat k > 1
+
 
 class InputError(Exception):
     """Input that cannot be trusted; the message names the file."""
@@ -69,6 +71,8 @@ class VariantData:
     failures: pd.DataFrame | None = None  # locust_failures.csv
     notes: list[str] = field(default_factory=list)  # missing or truncated files, each named
     truncated: bool = False           # some append-only file was cut mid-row
+    repeat: int = 1                   # which run of the variant this is (repeats/<k>/ for k > 1)
+    repeats: list["VariantData"] = field(default_factory=list)  # repeats 2.. found in repeats/<k>/
 
 
 @dataclass
@@ -199,7 +203,9 @@ def _check(display, ok_mask, problem):
         raise InputError(display, f"line {pos + 2}: {problem}")
 
 
-def load_variant(run_dir: Path, name: str, strict: bool = False) -> VariantData:
+def load_variant(run_dir: Path, name: str, strict: bool = False, planned: int = 1) -> VariantData:
+    """A variant's folder (or a probe's, or a repeat's: <variant>/repeats/<k>) and its repeats 2..
+    (`planned`: how many runs the plan asked for; one not there is loaded as missing)."""
     vdir = run_dir / name
     v = VariantData(name=name, dir=vdir)
     if not vdir.is_dir():
@@ -212,7 +218,22 @@ def load_variant(run_dir: Path, name: str, strict: bool = False) -> VariantData:
         if strict:
             raise
         v.error = str(exc)
+    v.repeats = load_repeats(run_dir, name, strict, planned)
     return v
+
+
+def load_repeats(run_dir: Path, name: str, strict: bool = False, planned: int = 1) -> list[VariantData]:
+    """Repeats 2.. of a variant (results/<run>/<variant>/repeats/<k>/): every folder there, and the
+    planned ones that are not (missing: the repeat did not run). Named <variant>/repeats/<k>."""
+    folder = run_dir / name / REPEATS_DIR
+    found = {int(d.name) for d in folder.iterdir() if d.is_dir() and d.name.isdigit() and int(d.name) > 1} \
+        if folder.is_dir() else set()
+    out = []
+    for k in sorted(found | set(range(2, int(planned) + 1))):
+        r = load_variant(run_dir, f"{name}/{REPEATS_DIR}/{k}", strict)
+        r.repeat = k
+        out.append(r)
+    return out
 
 
 def _fill_variant(v: VariantData, run_dir: Path) -> None:
@@ -322,5 +343,6 @@ def load_run(run_dir: str | Path, strict: bool = False) -> RunData:
             names.append(d.name)
             notes.append(f"{d.name}/: " + ("the search's confirmation run" if search
                                             else "not in run.json's planned variants; included"))
-    variants = [load_variant(run_dir, n, strict) for n in names]
+    planned = planned_repeats(run)
+    variants = [load_variant(run_dir, n, strict, planned) for n in names]
     return RunData(dir=run_dir, run=run, variants=variants, notes=notes)

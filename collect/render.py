@@ -304,6 +304,29 @@ def answer(analysis: dict) -> str:
     return text
 
 
+def spread_line(v: dict) -> str | None:
+    """The repeats of a variant at the target users in one line: RPS min-max and relative spread,
+    p95 min-max, and "not repeatable" when two repeats differ beyond counting noise (the verdict
+    is not changed by it). None for a variant run once."""
+    sp = v.get("repeat_spread")
+    if not sp:
+        return None
+    rps, p95 = sp["rps"], sp["p95_ms"]
+    head = f"{v['name']}: {sp['repeats']} repeats at {sp['users']} users"
+    if sp["measured"] < sp["repeats"]:
+        head += f" ({sp['measured']} measured that step)"
+    if rps is None:
+        return head + ": no repeat measured that step"
+    rel = f"{rps['relative'] * 100:.1f} %" if rps["relative"] is not None else "—"
+    text = (f"{head}: RPS {fmt(rps['min'])}–{fmt(rps['max'])} (spread {rel}), "
+            f"p95 {fmt(p95['min'], 0) if p95 else '—'}–{fmt(p95['max'], 0) if p95 else '—'} ms")
+    if sp["not_repeatable"]:
+        return text + "; **not repeatable**: " + "; ".join(sp["not_repeatable"]) + " (verdict unchanged)"
+    if sp["measured"] < 2:
+        return text
+    return text + "; repeatable within counting noise"
+
+
 def context(analysis: dict, data, plots: dict | None) -> dict:
     s = analysis["settings"]
     run = analysis["run"]
@@ -326,6 +349,7 @@ def context(analysis: dict, data, plots: dict | None) -> dict:
         "capacity": cap, "capacity_text": capacity_text, "capacity_method": capacity_method,
         "analysis": analysis, "variants": analysis["variants"], "plots": plots or {"variants": {}},
         "search": analysis.get("search"), "search_summary": analysis.get("search_summary"),
+        "spreads": {v["name"]: line for v in analysis["variants"] if (line := spread_line(v))},
         "failures": analysis["failures"].to_dict("records"), "containers": containers,
         "metas": metas, "masters": masters, "manifest": run.get("manifest") or {},
         "confidence": CONFIDENCE, "subwindows": STABILITY_SUBWINDOWS, "sigmas": STABILITY_SIGMAS,

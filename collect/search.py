@@ -25,6 +25,7 @@ from collect import compute
 from collect.load import PROBE_PREFIX, InputError, load_variant, read_json
 from collect.settings import settings_from_run
 from rightsize import capacity
+from rightsize.repeats import HOLD_CAP_FACTOR, longer_hold_s, planned_repeats, repeat_folder
 from rightsize import names as naming  # the playbooks' naming rule: a folder is named the same on both sides
 from rightsize import steps as schedule  # the load's shape, as the Locust master runs it
 
@@ -202,6 +203,9 @@ class Outcome:
     peak_mem_bytes: int | None    # the busiest container's highest 1-s memory over all steps
     p95_ms: float | None = None   # at the judged step (for the report's plot)
     observed: capacity.VariantObservations | None = None  # its valid steps, for the capacity model
+    p95_inconclusive: bool = False  # the judged step was valid but too short to prove p95 either side
+    needed_requests: int | None = None  # the requests the binomial test said would decide it
+    rps: float | None = None      # the judged step's RPS
 
 
 # lookup(folder name) -> ("absent" | "running" | "done", Outcome or None). "running": the folder
@@ -223,6 +227,8 @@ class Probe:
     why: str = ""                 # why the planner placed it there
     shape: str = "ramp"
     observed: capacity.VariantObservations | None = None
+    outcome: Outcome | None = None
+    hold_s: float | None = None   # a hold probe's measured seconds
 
 
 @dataclass(frozen=True)
@@ -374,7 +380,7 @@ def hold_seconds(config: SearchConfig, facts: LoadFacts) -> float:
     return config.hold_s if config.hold_s is not None else facts.step_duration
 
 
-def run_shape(config: SearchConfig, facts: LoadFacts, climb: bool = False) -> dict:
+def run_shape(config: SearchConfig, facts: LoadFacts, climb: bool = False, hold_s: float | None = None) -> dict:
     """How a search run loads the target: climb the run's steps (ramp) or ramp up in ramp_s and hold
     one window (hold), by probe_shape (auto: hold when that is shorter); climb=True: the steps
     whatever probe_shape says. The keys the playbook puts into the run's variant (and its master's
@@ -382,9 +388,9 @@ def run_shape(config: SearchConfig, facts: LoadFacts, climb: bool = False) -> di
     users when holding: one step) and load_s, how long the load lasts."""
     users = config.target_users
     users_step = facts.users_step or users
-    hold = hold_seconds(config, facts)
-    shape = "ramp" if climb else schedule.pick_shape(config.probe_shape, users, users_step, facts.step_duration,
-                                                     config.ramp_s, hold, facts.warmup_s)
+    hold = hold_seconds(config, facts) if hold_s is None else hold_s
+    shape = "hold" if hold_s is not None else "ramp" if climb else schedule.pick_shape(
+        config.probe_shape, users, users_step, facts.step_duration, config.ramp_s, hold, facts.warmup_s)
     if shape == "hold":
         steps = schedule.schedule("hold", users, users, facts.step_duration, config.ramp_s, hold, facts.warmup_s)
         return {"shape": "hold", "ramp_s": config.ramp_s, "hold_s": hold, "warmup_s": facts.warmup_s,
@@ -473,11 +479,14 @@ def _skip(view: ModelView, cpu: float) -> dict:
 # ---------------------------------------------------------------- the CPU search
 
 
-def _run_probe(state: SearchState, rs: ReplicaSearch, cpu: float, lookup: Lookup, why: str) -> Probe:
+def _run_probe(state: SearchState, rs: ReplicaSearch, cpu: float, lookup: Lookup, why: str,
+               hold_s: float | None = None) -> Probe:
+    """The probe at `cpu` (hold_s: one hold of that many seconds, the longer hold of an
+    inconclusive probe)."""
     c = state.config
     number = len(state.probes) + 1
     folder = f"{PROBE_PREFIX}{number:02d}-{naming.variant_name(cpu, c.probe_mem, rs.replicas)}"
-    shape = run_shape(c, state.facts, climb=_probe_climbs(state))
+    shape = run_shape(c, state.facts, climb=_probe_climbs(state) and hold_s is None, hold_s=hold_s)
     status, outcome = lookup(folder)
     if status != "done":
         raise _Pending({"action": "run", "kind": "probe", "cpu": cpu, "mem": c.probe_mem,
@@ -485,7 +494,8 @@ def _run_probe(state: SearchState, rs: ReplicaSearch, cpu: float, lookup: Lookup
                         "stale": status == "running", **shape})
     probe = Probe(number, folder, cpu, c.probe_mem, rs.replicas, outcome.verdict,
                   list(outcome.reasons), outcome.peak_mem_bytes, outcome.p95_ms, why=why,
-                  shape=shape["shape"], observed=outcome.observed)
+                  shape=shape["shape"], observed=outcome.observed, outcome=outcome,
+                  hold_s=shape["hold_s"])
     state.probes.append(probe)
     rs.probes += 1
     return probe
@@ -549,16 +559,28 @@ def _search_cpu(state: SearchState, rs: ReplicaSearch, lookup: Lookup) -> None:
                 why += f" ({note})"
         cpu = grid[mid]
         probe = _run_probe(state, rs, cpu, lookup, why)
+        # an inconclusive or invalid probe is never a bound of the bracket: it is run once more
+        # (with a longer hold when only its p95 was undecided), and the search stops if that is not
+        # conclusive either
         if probe.verdict not in CONCLUSIVE:
             first = probe
             if rs.probes >= c.max_probes:
                 rs.stop = (f"max_probes {c.max_probes} reached: {first.dir} was {first.verdict}, "
                            "no probe left to repeat it")
                 return
-            why = (f"{r}: repeat CPU {naming.cpu_text(cpu)} once: {first.dir} was {first.verdict} "
-                   f"({first.reasons[0] if first.reasons else 'no reason given'})")
-            probe = _run_probe(state, rs, cpu, lookup, why)
-            probe.reasons.insert(0, f"repeat of {first.dir} ({first.verdict})")
+            detail = first.reasons[0] if first.reasons else "no reason given"
+            longer = None
+            if first.outcome is not None and first.outcome.p95_inconclusive:
+                base = hold_seconds(c, state.facts)
+                longer = longer_hold_s(first.outcome.needed_requests, first.outcome.rps, base)
+                need = (f"{first.outcome.needed_requests} requests at {first.outcome.rps:.1f} RPS"
+                        if first.outcome.needed_requests and first.outcome.rps else "an undecidable share")
+                why = (f"{r}: CPU {naming.cpu_text(cpu)} again with a longer hold of {longer:g} s "
+                       f"({need}, at most {HOLD_CAP_FACTOR} x {base:g} s): {first.dir}'s p95 was inconclusive")
+            else:
+                why = f"{r}: repeat CPU {naming.cpu_text(cpu)} once: {first.dir} was {first.verdict} ({detail})"
+            probe = _run_probe(state, rs, cpu, lookup, why, hold_s=longer)
+            probe.reasons.insert(0, f"{'longer hold' if longer else 'repeat'} of {first.dir} ({first.verdict})")
             if probe.verdict not in CONCLUSIVE:
                 rs.stop = (f"CPU {naming.cpu_text(cpu)} inconclusive twice ({first.dir}: {first.verdict}, "
                            f"{probe.dir}: {probe.verdict}): search stopped")
@@ -760,8 +782,13 @@ def outcome_of(result: dict, observed: capacity.VariantObservations | None = Non
              if st["mem_pct_peak"] is not None and result["mem_bytes"]]
     judged = [st for st in result["steps"] if st["users"] == result["target_step_users"]]
     p95 = judged[-1]["p95_ms"] if judged else None
+    test = judged[-1]["p95_test"] if judged else None
+    inconclusive = bool(judged and judged[-1]["valid"] and test.result == "inconclusive"
+                        and result["verdict"] == "invalid")
     return Outcome(result["verdict"], list(result["reasons"]),
-                   round(max(peaks)) if peaks else None, p95, observed)
+                   round(max(peaks)) if peaks else None, p95, observed, p95_inconclusive=inconclusive,
+                   needed_requests=test.needed_n if inconclusive else None,
+                   rps=judged[-1]["rps"] if judged else None)
 
 
 def observe(v, result: dict, settings) -> capacity.VariantObservations | None:
@@ -800,11 +827,21 @@ def _look(run_dir: Path, name: str, run: dict, settings):
         return "running", None
     if not isinstance(meta, dict) or meta.get("status") not in REUSABLE_STATUS:
         return "running", None
+    # a probe runs once; the confirmation `repeats` times, each in <dir>/repeats/<k>/ for k > 1:
+    # until every one has ended it is run again (all of them)
+    planned = 1 if name.startswith(PROBE_PREFIX) else planned_repeats(run)
+    for k in range(2, planned + 1):
+        try:
+            more = json.loads((folder / repeat_folder(".", k) / "variant.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "running", None
+        if not isinstance(more, dict) or more.get("status") not in REUSABLE_STATUS:
+            return "running", None
     # a finished load whose files do not parse is judged incomplete (it is repeated once, like
     # any inconclusive probe), never guessed at
-    v = load_variant(run_dir, name)
-    result = compute.variant_result(v, run, settings)
-    return "done", outcome_of(result, observe(v, result, settings))
+    v = load_variant(run_dir, name, planned=planned)
+    result = compute.variant_result_repeats(v, run, settings, planned)
+    return "done", outcome_of(result, observe(v, result["repeat_results"][0][0], settings))
 
 
 def plan(run_dir: str | Path, lookup: Lookup | None = None) -> SearchState:

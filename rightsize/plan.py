@@ -62,9 +62,12 @@ def duration_text(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
-def expected_text(variants: int, users, users_step, step_duration) -> str:
-    """The plan's line: how long the run is expected to take, and from what."""
+def expected_text(variants: int, users, users_step, step_duration, repeats=1) -> str:
+    """The plan's line: how long the run is expected to take, and from what (each variant runs
+    `repeats` times)."""
     steps = len(step_users(int(users), int(users_step)))
-    total = expected_seconds(variants, users, users_step, step_duration)
-    return (f"expected about {duration_text(total)} ({int(variants)} variant(s) x ({steps} steps x "
+    runs = int(variants) * int(repeats)
+    total = expected_seconds(runs, users, users_step, step_duration)
+    what = f"{int(variants)} variant(s)" + (f" x {int(repeats)} repeats" if int(repeats) > 1 else "")
+    return (f"expected about {duration_text(total)} ({what} x ({steps} steps x "
             f"{int(float(step_duration))} s + ~{RUN_OVERHEAD_S} s around each))")

@@ -20,7 +20,7 @@ BUILT_IMAGE = "rightsize/inference-api:latest"
 RUN_VARS = (
     "profile", "cpu", "mem", "replicas", "users", "users_step", "step_duration", "api_image", "api_registry",
     "api_registry_username", "api_proxy",
-    "api_proxy_max_in_flight", "keep", "locust_wait_min", "locust_wait_max", "locust_workers_per_host",
+    "api_proxy_max_in_flight", "keep", "repeats", "locust_wait_min", "locust_wait_max", "locust_workers_per_host",
     "offline_images", "search", "search_cpu_min", "search_cpu_max", "search_resolution", "search_probe_mem",
     "search_max_probes", "search_mem_target_pct", "search_mem_round", "search_replicas",
     "search_strategy", "search_probe_shape", "search_ramp_s", "search_hold_s",
@@ -111,6 +111,7 @@ def variant_record(variant, *, status, errors=(), started_at, image, users, user
         "name": variant["name"],
         "dir": variant.get("dir") or variant["name"],
         "kind": variant.get("kind") or "variant",
+        "repeat": whole_number(variant.get("repeat") or 1),  # 1, or k of results/<run>/<variant>/repeats/<k>/
         "cpu": float(variant["cpu"]),
         "mem": str(variant["mem"]),
         "mem_bytes": whole_number(variant["mem_bytes"]),

@@ -322,6 +322,8 @@ TABLE: tuple[Section, ...] = (
                  "the results folder of the run", shown="UTC timestamp"),
         Variable("keep", False, BOOL, "true: leave the last variant running for inspection",
                  mirrors=("loadtest_keep",)),
+        Variable("repeats", 1, WHOLE, "runs of each variant (and of the search's confirmation), redeployed each time",
+                 minimum=1, maximum=20, mirrors=("loadtest_repeats",)),
         Variable("offline_images", "auto", AUTO_BOOL, "auto|true|false: build base images locally when no registry answers",
                  mirrors=("docker_offline_images",)),
         Variable("results_dir", "{{ rightsize_root }}/results", TEXT, "where runs are written on the controller",

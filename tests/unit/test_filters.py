@@ -174,3 +174,5 @@ def test_the_plan_says_how_long_the_run_takes():
     assert plan.expected_text(1, 10000, 500, 60) == \
         "expected about 20 min 30 s (1 variant(s) x (20 steps x 60 s + ~30 s around each))"
     assert plan.duration_text(3 * 3600 + 120) == "3 h 02 min"
+    assert plan.expected_text(1, 200, 100, 20, repeats=3) == \
+        "expected about 3 min 30 s (1 variant(s) x 3 repeats x (2 steps x 20 s + ~30 s around each))"

@@ -108,7 +108,7 @@ def build_variant(**changes):
 
 def test_variant_record_keeps_every_key_and_carries_the_errors_as_a_list():
     record = build_variant()
-    assert VARIANT_KEYS <= set(record) and set(record) - VARIANT_KEYS == {"ended_at", "shape", "ramp_s", "hold_s", "warmup_s"}
+    assert VARIANT_KEYS <= set(record) and set(record) - VARIANT_KEYS == {"ended_at", "shape", "ramp_s", "hold_s", "warmup_s", "repeat"}
     assert record["errors"] == ["c0.5-m512M-r1 on box: health timeout"] and record["status"] == "failed"
     assert (record["users"], record["steps"], record["expected_workers"], record["api_port"]) == (500, [250, 500], 2, 8000)
     assert record["dir"] == "c0.5-m512M-r1" and record["kind"] == "variant"
