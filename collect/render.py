@@ -275,6 +275,7 @@ def plot_pareto(rows: list[dict], minimal_name: str | None, currency: str, path:
         if r["name"] == minimal_name:
             ax.scatter([r["per_hour"]], [r["max_users_passing"] or 0], marker="*", s=220, c="gold",
                        edgecolors="black", zorder=4, label="minimal (least CPU x replicas passing)")
+    ax.margins(x=0.2)  # room for the labels right of the dearest point
     ax.set_xlabel(f"cost per hour ({currency})")
     ax.set_ylabel("max users passing")
     ax.set_ylim(bottom=0)
