@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rightsize import capacity, cost
+from rightsize import capacity, confidence, cost
 from rightsize.names import VARIANT_NAME, docker_bytes, parse_variant_name
 from rightsize.steps import step_users
 
@@ -188,7 +188,7 @@ def counter_resets(samples: pd.DataFrame | None) -> list[tuple[str, float]]:
 def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> dict:
     """CPU, memory and throttling of the API containers over [start, end]."""
     out = dict(cpu_pct=None, cpu_pct_peak=None, mem_pct=None, mem_pct_peak=None,
-               cpu_throttled_pct=None)
+               cpu_throttled_pct=None, cpu_pct_ci=None, mem_pct_ci=None)
     if samples is None or samples.empty:
         return out
     win = samples[(samples["ts"] >= start) & (samples["ts"] <= end)]
@@ -197,8 +197,11 @@ def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> di
     mem = win[win["mem_limit_bytes"] > 0]  # 0: no memory limit, no % of it
     if not mem.empty and mem["container"].nunique() == win["container"].nunique():
         mem = mem.assign(pct=mem["mem_bytes"] / mem["mem_limit_bytes"] * 100)
-        out["mem_pct"] = float(mem.groupby("container")["pct"].mean().max())
+        means = mem.groupby("container")["pct"].mean()
+        out["mem_pct"] = float(means.max())
         out["mem_pct_peak"] = float(mem["pct"].max())
+        # the 1-s samples of that busiest container: the interval of its mean (rightsize/confidence.py)
+        out["mem_pct_ci"] = confidence.t_interval(mem.loc[mem["container"] == means.idxmax(), "pct"].tolist())
     iv = _intervals(win, ["container"], "cpu_usage_ns")
     limits = win.groupby("container")["cpu_limit"].last()
     if iv.empty or (limits <= 0).any():  # a container without a CPU limit: no % of the limits
@@ -213,6 +216,7 @@ def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> di
                                          n=("container", "nunique"))
     full = by_second[by_second["n"] == by_second["n"].max()]
     out["cpu_pct_peak"] = float((full["cores"] / full["limit"]).max() * 100)
+    out["cpu_pct_ci"] = confidence.t_interval((full["cores"] / full["limit"] * 100).tolist())
     periods = per["periods"].sum()
     if periods > 0:
         out["cpu_throttled_pct"] = float(min(100.0, per["throttled"].sum() / periods * 100))
@@ -699,6 +703,56 @@ def cost_analysis(run: dict, variants: list[dict], probes: list[dict] = ()) -> d
     rows = cost.cost_rows(prices, points) if prices.enabled else []
     return {"prices": prices, "notes": notes, "rows": rows, "block": cost.block(prices, rows),
             "cheapest": cost.cheapest_passing(rows), "by_replicas": None}
+
+
+def _judged_step(result: dict | None) -> dict | None:
+    if not result:
+        return None
+    at = [st for st in result["steps"] if st["users"] == result["target_step_users"]]
+    return at[-1] if at else None
+
+
+def search_statements(analysis: dict) -> None:
+    """The search answer's two sides, each with its confidence (rightsize/confidence.py), per
+    replica count with a passing CPU: analysis["search_statements"], and the chosen answer's as
+    summary.json search.statement (after search.attach)."""
+    state = analysis.get("search")
+    if state is None:
+        return
+    slo = analysis["settings"].slo()
+    results = {r["name"]: r for r in [*analysis["variants"], *analysis.get("probes", [])]}
+    out = []
+    for rs in state.searches:
+        cpu = rs.cpu if rs.cpu is not None else rs.lowest_passing_cpu
+        if cpu is None:
+            continue
+        probes = [p for p in state.probes if p.replicas == rs.replicas]
+        passing_dir = rs.confirm_dir if rs.confirm_verdict == "pass" else next(
+            (p.dir for p in reversed(probes) if p.cpu == cpu and p.verdict == "pass"), None)
+        step = _judged_step(results.get(passing_dir))
+        passing = {"dir": passing_dir, "step": step} if step else None
+        failing, low = None, rs.highest_failing_cpu
+        if low is not None and rs.highest_failing_basis == "predicted":
+            skip = next((x for x in rs.skipped if x["cpu"] == low), {})
+            failing = {"cpu": low, "basis": "predicted", "skip": skip,
+                       "model": rs.model.block() if rs.model is not None else None}
+        elif low is not None:
+            failed_dir = next((p.dir for p in reversed(probes) if p.cpu == low and p.verdict == "fail"), None)
+            result = results.get(failed_dir)
+            fstep = _judged_step(result)
+            if fstep is not None:
+                broken = list(fstep.get("slo_broken") or {})
+                key = broken[0] if broken else (result.get("first_failure") or {}).get("slo")
+                if key not in confidence.SLO_NAMES:  # an OOM kill or a restart: no sample to bound
+                    fstep = {**fstep, "reasons": result["reasons"][:1]}
+                    key = None
+                failing = {"cpu": low, "basis": "measured", "dir": failed_dir, "step": fstep, "slo": key}
+        out.append({"replicas": rs.replicas, "text": confidence.statement(cpu, passing, failing, slo)})
+    analysis["search_statements"] = out
+    best = state.best
+    chosen = next((x for x in out if best is not None and x["replicas"] == best.replicas), None)
+    if chosen and analysis.get("search_summary") is not None:
+        analysis["search_summary"]["statement"] = chosen["text"]
 
 
 def rank_search_by_cost(analysis: dict) -> None:

@@ -80,6 +80,7 @@ def analyse_dir(run_dir: Path, strict: bool = False):
     analysis = compute.analyse(data, settings_from_run(data.run), probes)
     if search.is_search_run(run_dir):  # search.json: the right-sizing search (docs/search.md)
         search.attach(analysis, run_dir)
+    compute.search_statements(analysis)
     compute.rank_search_by_cost(analysis)
     return data, analysis
 
