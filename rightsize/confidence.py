@@ -60,6 +60,10 @@ def _sample_text(label: str, ci: dict | None, value: float | None, limit: float,
             f"over {ci['n']} 1-s samples)")
 
 
+def _confident(p: float) -> str:
+    return "over 99.99 % confident" if p < 1e-4 else f"{1 - p:.2%} confident"
+
+
 def _p95_text(step: dict, limit: float, passing: bool) -> str:
     test = step.get("p95_test")
     p95 = step.get("p95_ms")
@@ -68,9 +72,9 @@ def _p95_text(step: dict, limit: float, passing: bool) -> str:
         return f"p95 {shown} ms"
     if passing:
         return (f"p95 {shown} ms < {limit:g} ms ({test.over} of {test.n} requests over; binomial "
-                f"p = {test.p_pass:.2g}, {1 - test.p_pass:.2%} confident)")
+                f"p = {test.p_pass:.2g}, {_confident(test.p_pass)})")
     return (f"p95 {shown} ms >= {limit:g} ms ({test.over} of {test.n} requests over; binomial "
-            f"p = {test.p_fail:.2g}, {1 - test.p_fail:.2%} confident)")
+            f"p = {test.p_fail:.2g}, {_confident(test.p_fail)})")
 
 
 def _failure_text(step: dict, limit: float, passing: bool) -> str:
