@@ -269,9 +269,12 @@ def plot_pareto(rows: list[dict], minimal_name: str | None, currency: str, path:
             xs.append(r["per_hour"])
             ys.append(r["max_users_passing"] or 0)
         ax.plot(xs, ys, color="tab:blue", lw=1.2, zorder=2, label="Pareto front")
+    seen: dict = {}
     for r in rows:
+        at = (round(r["per_hour"], 9), r["max_users_passing"] or 0)
+        seen[at] = seen.get(at, -1) + 1  # equal points: their labels stacked, not overprinted
         ax.annotate(r["name"], (r["per_hour"], r["max_users_passing"] or 0), fontsize=6,
-                    textcoords="offset points", xytext=(4, 3))
+                    textcoords="offset points", xytext=(4, 3 + 8 * seen[at]))
         if r["name"] == minimal_name:
             ax.scatter([r["per_hour"]], [r["max_users_passing"] or 0], marker="*", s=220, c="gold",
                        edgecolors="black", zorder=4, label="minimal (least CPU x replicas passing)")
