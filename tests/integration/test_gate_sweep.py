@@ -16,7 +16,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "v2server"
 GATE = ROOT / "tests" / "fixtures" / "gate"
 V2_VARS = ("api_image=rightsize/test-v2server:latest api_port=9000 api_health_path=/v2/health/ready "
            "api_predict_path=/v2/models/iris/infer")
-SHAPE = "cpu=0.5 mem=512M users=200 users_step=100 step_duration=20 report_warmup_s=5 inference_api_pids_limit=1024"
+SHAPE = "entry_port=18431 cpu=0.5 mem=512M users=200 users_step=100 step_duration=20 report_warmup_s=5 inference_api_pids_limit=1024"
 
 
 def gate(base, new):
@@ -33,6 +33,7 @@ def test_gate_on_a_real_sweep(docker_ready, tmp_path):
     assert result.returncode == 0, result.stdout[-4000:]
     run = tmp_path / "it-gate"
     validate_summary(json.loads((run / "summary.json").read_text()))
+    assert json.loads((run / "run.json").read_text())["cost"]["cpu_hour"] > 0  # the prices the report used
     same = gate(GATE / "base-summary.json", run)
     assert same.returncode == 0, same.stdout + same.stderr
     assert json.loads(same.stdout)["regressions"] == []
