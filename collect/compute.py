@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rightsize import capacity
+from rightsize import capacity, confidence, cost
 from rightsize import repeats as repeat_rules
 from rightsize.repeats import planned_repeats
 from rightsize.names import VARIANT_NAME, docker_bytes, parse_variant_name
 from rightsize.steps import step_users
 
-from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE, P95_QUANTILE,
-                      STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings,
+from .settings import (CONFIDENCE, P95_QUANTILE, STABILITY_SIGMAS, STABILITY_SUBWINDOWS, STEP_END_TOLERANCE_S, Settings,
                       missing_settings)
 
 SLO_ORDER = ("failure_rate", "p95_ms", "cpu_pct", "mem_pct")
@@ -191,7 +190,7 @@ def counter_resets(samples: pd.DataFrame | None) -> list[tuple[str, float]]:
 def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> dict:
     """CPU, memory and throttling of the API containers over [start, end]."""
     out = dict(cpu_pct=None, cpu_pct_peak=None, mem_pct=None, mem_pct_peak=None,
-               cpu_throttled_pct=None)
+               cpu_throttled_pct=None, cpu_pct_ci=None, mem_pct_ci=None)
     if samples is None or samples.empty:
         return out
     win = samples[(samples["ts"] >= start) & (samples["ts"] <= end)]
@@ -200,8 +199,11 @@ def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> di
     mem = win[win["mem_limit_bytes"] > 0]  # 0: no memory limit, no % of it
     if not mem.empty and mem["container"].nunique() == win["container"].nunique():
         mem = mem.assign(pct=mem["mem_bytes"] / mem["mem_limit_bytes"] * 100)
-        out["mem_pct"] = float(mem.groupby("container")["pct"].mean().max())
+        means = mem.groupby("container")["pct"].mean()
+        out["mem_pct"] = float(means.max())
         out["mem_pct_peak"] = float(mem["pct"].max())
+        # the 1-s samples of that busiest container: the interval of its mean (rightsize/confidence.py)
+        out["mem_pct_ci"] = confidence.t_interval(mem.loc[mem["container"] == means.idxmax(), "pct"].tolist())
     iv = _intervals(win, ["container"], "cpu_usage_ns")
     limits = win.groupby("container")["cpu_limit"].last()
     if iv.empty or (limits <= 0).any():  # a container without a CPU limit: no % of the limits
@@ -216,6 +218,7 @@ def target_figures(samples: pd.DataFrame | None, start: float, end: float) -> di
                                          n=("container", "nunique"))
     full = by_second[by_second["n"] == by_second["n"].max()]
     out["cpu_pct_peak"] = float((full["cores"] / full["limit"]).max() * 100)
+    out["cpu_pct_ci"] = confidence.t_interval((full["cores"] / full["limit"] * 100).tolist())
     periods = per["periods"].sum()
     if periods > 0:
         out["cpu_throttled_pct"] = float(min(100.0, per["throttled"].sum() / periods * 100))
@@ -790,12 +793,13 @@ def analyse(data, s: Settings, probes=()) -> dict:
     variants = [variant_result_repeats(v, run, s, planned) for v in data.variants]
     # the capacity model takes each repeat as its own measurement (its steps, its samples)
     sources = [pair for v in variants for pair in v["repeat_results"] if pair[0]["steps"]]
-    capacity_notes = []
+    capacity_notes, probe_results = [], []
     for p in probes:
         if p.missing or p.error:
             capacity_notes.append(f"{p.name}: {p.error or 'no data'}: left out of the capacity model")
         else:
-            sources.append((variant_result(p, run, s), p))
+            probe_results.append(variant_result(p, run, s))
+            sources.append((probe_results[-1], p))
     reasons = []
     for v in variants:
         if v["verdict"] == "incomplete":
@@ -816,7 +820,85 @@ def analyse(data, s: Settings, probes=()) -> dict:
         "replicas": replicas_comparison(variants),
         "failures": failures_table(data),
         "capacity": capacity_analysis(run, sources, s, capacity_notes),
+        "probes": probe_results,
+        "cost": cost_analysis(run, variants, probe_results),
     }
+
+
+# ---------------------------------------------------------------- cost and the Pareto front (rightsize/cost.py)
+
+
+def cost_analysis(run: dict, variants: list[dict], probes: list[dict] = ()) -> dict:
+    """Cost per hour and per million requests of every measured variant and search probe (a probe
+    named by its folder), the Pareto front over them all, and the cheapest passing variant; the
+    prices are run.json's (notes name what an older run lacked). rows is empty when cost_cpu_hour=0."""
+    prices, notes = cost.prices_from_run(run)
+    points = [p for p in [cost.point(v, "variant") for v in variants] + [cost.point(v, "probe") for v in probes]
+              if p is not None]
+    rows = cost.cost_rows(prices, points) if prices.enabled else []
+    return {"prices": prices, "notes": notes, "rows": rows, "block": cost.block(prices, rows),
+            "cheapest": cost.cheapest_passing(rows), "by_replicas": None}
+
+
+def _judged_step(result: dict | None) -> dict | None:
+    if not result:
+        return None
+    at = [st for st in result["steps"] if st["users"] == result["target_step_users"]]
+    return at[-1] if at else None
+
+
+def search_statements(analysis: dict) -> None:
+    """The search answer's two sides, each with its confidence (rightsize/confidence.py), per
+    replica count with a passing CPU: analysis["search_statements"], and the chosen answer's as
+    summary.json search.statement (after search.attach)."""
+    state = analysis.get("search")
+    if state is None:
+        return
+    slo = analysis["settings"].slo()
+    results = {r["name"]: r for r in [*analysis["variants"], *analysis.get("probes", [])]}
+    out = []
+    for rs in state.searches:
+        cpu = rs.cpu if rs.cpu is not None else rs.lowest_passing_cpu
+        if cpu is None:
+            continue
+        probes = [p for p in state.probes if p.replicas == rs.replicas]
+        passing_dir = rs.confirm_dir if rs.confirm_verdict == "pass" else next(
+            (p.dir for p in reversed(probes) if p.cpu == cpu and p.verdict == "pass"), None)
+        step = _judged_step(results.get(passing_dir))
+        passing = {"dir": passing_dir, "step": step} if step else None
+        failing, low = None, rs.highest_failing_cpu
+        if low is not None and rs.highest_failing_basis == "predicted":
+            skip = next((x for x in rs.skipped if x["cpu"] == low), {})
+            failing = {"cpu": low, "basis": "predicted", "skip": skip,
+                       "model": rs.model.block() if rs.model is not None else None}
+        elif low is not None:
+            failed_dir = next((p.dir for p in reversed(probes) if p.cpu == low and p.verdict == "fail"), None)
+            result = results.get(failed_dir)
+            fstep = _judged_step(result)
+            if fstep is not None:
+                broken = list(fstep.get("slo_broken") or {})
+                key = broken[0] if broken else (result.get("first_failure") or {}).get("slo")
+                if key not in confidence.SLO_NAMES:  # an OOM kill or a restart: no sample to bound
+                    fstep = {**fstep, "reasons": result["reasons"][:1]}
+                    key = None
+                failing = {"cpu": low, "basis": "measured", "dir": failed_dir, "step": fstep, "slo": key}
+        out.append({"replicas": rs.replicas, "text": confidence.statement(cpu, passing, failing, slo)})
+    analysis["search_statements"] = out
+    best = state.best
+    chosen = next((x for x in out if best is not None and x["replicas"] == best.replicas), None)
+    if chosen and analysis.get("search_summary") is not None:
+        analysis["search_summary"]["statement"] = chosen["text"]
+
+
+def rank_search_by_cost(analysis: dict) -> None:
+    """With search_replicas: the answers per replica count ranked by cost (after search.attach)."""
+    found = analysis.get("cost") or {}
+    by_replicas = (analysis.get("search_summary") or {}).get("by_replicas") or []
+    if not found.get("rows") or len(by_replicas) < 2:
+        return
+    answers = [{"replicas": b["replicas"], "cpu": b["cpu"],
+                "mem_bytes": docker_bytes(b["mem"]) if b.get("mem") else None} for b in by_replicas]
+    found["by_replicas"] = cost.rank_answers(found["prices"], answers)
 
 
 # ---------------------------------------------------------------- capacity model (rightsize/capacity.py)
@@ -961,6 +1043,8 @@ def _round(x, nd):
 
 def summary_step(st: dict) -> dict:
     out = {k: st[k] for k in STEP_KEYS}
+    ci = st.get("p95_ci")
+    out["p95_ci_ms"] = [float(ci[0]), float(ci[1])] if ci and None not in ci else None
     for k, nd in (("rps", 3), ("failure_rate", 6), ("cpu_pct", 2), ("cpu_pct_peak", 2),
                   ("mem_pct", 2), ("mem_pct_peak", 2), ("cpu_throttled_pct", 2),
                   ("generator_cpu_pct", 2), ("loadgen_host_cpu_pct", 2), ("duration_s", 3)):
@@ -995,75 +1079,10 @@ def summary(analysis: dict) -> dict:
     if analysis.get("search_summary") is not None:  # a search run (collect/search.py attach)
         out["search"] = analysis["search_summary"]
     out["capacity"] = (analysis.get("capacity") or {}).get("block")  # null: no model (and why: the report)
+    out["cost"] = (analysis.get("cost") or {}).get("block")  # null: cost_cpu_hour=0
     return out
 
 
 def slo_failed(analysis: dict) -> list[str]:
     """Variants whose verdict at the target users is not pass (for --fail-on-slo)."""
     return [f"{v['name']}: {v['verdict']}" for v in analysis["variants"] if v["verdict"] != "pass"]
-
-
-# ---------------------------------------------------------------- --compare
-
-
-def compare(a: dict, b: dict) -> dict:
-    """Common variants of two analysed runs, step by step (same users).
-
-    RPS change is flagged when it exceeds COMPARE_MIN_REL_CHANGE of run A's RPS and 3 standard
-    deviations of Poisson counting noise (sd = sqrt(n_a/d_a^2 + n_b/d_b^2)). p95 change is flagged
-    when it exceeds COMPARE_P95_MIN_REL_CHANGE and the two 99 % order-statistic intervals of p95 do
-    not overlap. A changed verdict or max users passing is always flagged."""
-    by_name_a = {v["name"]: v for v in a["variants"]}
-    rows = []
-    for vb in b["variants"]:
-        va = by_name_a.get(vb["name"])
-        if va is None:
-            continue
-        entry = {"name": vb["name"], "verdict": (va["verdict"], vb["verdict"]),
-                 "max_users_passing": (va["max_users_passing"], vb["max_users_passing"]),
-                 "flags": [], "steps": []}
-        if va["verdict"] != vb["verdict"]:
-            entry["flags"].append(f"verdict {va['verdict']} -> {vb['verdict']}")
-        if va["max_users_passing"] != vb["max_users_passing"]:
-            entry["flags"].append(f"max users passing {va['max_users_passing']} -> {vb['max_users_passing']}")
-        steps_a = {st["users"]: st for st in va["steps"]}
-        for sb in vb["steps"]:
-            sa = steps_a.get(sb["users"])
-            if sa is None:
-                continue
-            row = {"users": sb["users"], "rps": (sa["rps"], sb["rps"]), "p95": (sa["p95_ms"], sb["p95_ms"]),
-                   "slo_pass": (sa["slo_pass"], sb["slo_pass"]), "flags": []}
-            if rps_changed(sa["requests"], sa["duration_s"], sb["requests"], sb["duration_s"]):
-                row["flags"].append(f"RPS {_pct_change(sa['rps'], sb['rps'])}")
-            if p95_changed(sa, sb):
-                row["flags"].append(f"p95 {_pct_change(sa['p95_ms'], sb['p95_ms'])}")
-            entry["steps"].append(row)
-            entry["flags"].extend(f"{sb['users']} users: {f}" for f in row["flags"])
-        rows.append(entry)
-    only_a = sorted(set(by_name_a) - {v["name"] for v in b["variants"]})
-    only_b = sorted({v["name"] for v in b["variants"]} - set(by_name_a))
-    return {"a": a["run_id"], "b": b["run_id"], "variants": rows, "only_a": only_a, "only_b": only_b}
-
-
-def rps_changed(n_a: int, d_a: float, n_b: int, d_b: float) -> bool:
-    if not d_a or not d_b:
-        return False
-    ra, rb = n_a / d_a, n_b / d_b
-    sd = math.sqrt(n_a / d_a**2 + n_b / d_b**2)
-    base = max(ra, 1e-12)
-    return abs(rb - ra) / base > COMPARE_MIN_REL_CHANGE and abs(rb - ra) > 3 * sd
-
-
-def p95_changed(sa: dict, sb: dict) -> bool:
-    pa, pb, ca, cb = sa["p95_ms"], sb["p95_ms"], sa["p95_ci"], sb["p95_ci"]
-    if pa is None or pb is None or ca is None or cb is None:
-        return False
-    if abs(pb - pa) / max(pa, 1.0) <= COMPARE_P95_MIN_REL_CHANGE:
-        return False
-    return ca[1] < cb[0] or cb[1] < ca[0]
-
-
-def _pct_change(x, y) -> str:
-    if not x:
-        return f"{x} -> {y}"
-    return f"{x:.1f} -> {y:.1f} ({(y - x) / x:+.0%})"

@@ -15,8 +15,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
 from rightsize import capacity  # noqa: E402
 
 from . import compute  # noqa: E402
-from .settings import (CONFIDENCE, COMPARE_MIN_REL_CHANGE, COMPARE_P95_MIN_REL_CHANGE,  # noqa: E402
-                       STABILITY_SIGMAS, STABILITY_SUBWINDOWS)
+from rightsize import compare as gate  # noqa: E402
+
+from .settings import CONFIDENCE, STABILITY_SIGMAS, STABILITY_SUBWINDOWS  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -251,6 +252,47 @@ def plot_capacity(model, path: Path) -> str | None:
     return _save(fig, path)
 
 
+def plot_pareto(rows: list[dict], minimal_name: str | None, currency: str, path: Path) -> str | None:
+    """Cost per hour against max users passing of every measured point, the front drawn as a
+    staircase (a point passing 0 users sits on the axis), the minimal variant marked."""
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for kind, marker in (("variant", "o"), ("probe", "s")):
+        pts = [r for r in rows if r["kind"] == kind]
+        if pts:
+            ax.scatter([r["per_hour"] for r in pts], [r["max_users_passing"] or 0 for r in pts], marker=marker,
+                       c=["tab:blue" if r["pareto"] else "tab:gray" for r in pts], zorder=3,
+                       label="variant" if kind == "variant" else "search probe")
+    front = sorted((r for r in rows if r["pareto"]), key=lambda r: (r["per_hour"], r["max_users_passing"] or 0))
+    if front:
+        xs, ys = [], []
+        for r in front:
+            if xs:
+                xs.append(r["per_hour"])
+                ys.append(ys[-1])
+            xs.append(r["per_hour"])
+            ys.append(r["max_users_passing"] or 0)
+        ax.plot(xs, ys, color="tab:blue", lw=1.2, zorder=2, label="Pareto front")
+    seen: dict = {}
+    for r in rows:
+        at = (round(r["per_hour"], 9), r["max_users_passing"] or 0)
+        seen[at] = seen.get(at, -1) + 1  # equal points: their labels stacked, not overprinted
+        ax.annotate(r["name"], (r["per_hour"], r["max_users_passing"] or 0), fontsize=6,
+                    textcoords="offset points", xytext=(4, 3 + 8 * seen[at]))
+        if r["name"] == minimal_name:
+            ax.scatter([r["per_hour"]], [r["max_users_passing"] or 0], marker="*", s=220, c="gold",
+                       edgecolors="black", zorder=4, label="minimal (least CPU x replicas passing)")
+    ax.margins(x=0.2)  # room for the labels right of the dearest point
+    ax.set_xlabel(f"cost per hour ({currency})")
+    ax.set_ylabel("max users passing")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("cost against capacity", fontsize=9)
+    return _save(fig, path)
+
+
 def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
     plot_dir.mkdir(parents=True, exist_ok=True)
     s = analysis["settings"]
@@ -260,6 +302,9 @@ def make_plots(analysis: dict, data, plot_dir: Path) -> dict:
     if analysis.get("search") is not None:
         out["search"] = plot_probes(analysis["search"], s.p95_ms_max, plot_dir / "search-probes.png")
     out["capacity"] = plot_capacity((analysis.get("capacity") or {}).get("model"), plot_dir / "capacity.png")
+    out["pareto"] = plot_pareto((analysis.get("cost") or {}).get("rows") or [],
+                                (analysis.get("minimal") or {}).get("name"), analysis["cost"]["prices"].currency
+                                if analysis.get("cost") else "", plot_dir / "pareto.png")
     for v in analysis["variants"]:
         dv = by_name[v["name"]]
         out["variants"][v["name"]] = {
@@ -353,7 +398,7 @@ def context(analysis: dict, data, plots: dict | None) -> dict:
         "failures": analysis["failures"].to_dict("records"), "containers": containers,
         "metas": metas, "masters": masters, "manifest": run.get("manifest") or {},
         "confidence": CONFIDENCE, "subwindows": STABILITY_SUBWINDOWS, "sigmas": STABILITY_SIGMAS,
-        "compare_rps": COMPARE_MIN_REL_CHANGE, "compare_p95": COMPARE_P95_MIN_REL_CHANGE,
+        "cost": analysis.get("cost"), "minimal_name": (analysis.get("minimal") or {}).get("name"),
     }
 
 
@@ -370,5 +415,4 @@ def write_report(analysis: dict, data, out_dir: Path, with_plots: bool = True) -
 
 
 def render_compare(result: dict) -> str:
-    return _env().get_template("compare.md.j2").render(
-        c=result, compare_rps=COMPARE_MIN_REL_CHANGE, compare_p95=COMPARE_P95_MIN_REL_CHANGE)
+    return _env().get_template("compare.md.j2").render(c=result, g=gate)

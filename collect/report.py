@@ -3,12 +3,17 @@
 
     python collect/report.py [RUN_DIR]          # default: the newest run under <repo>/results
     python collect/report.py RUN_DIR --fail-on-slo   # exit 3 unless every variant passes
-    python collect/report.py --compare RUN_A RUN_B   # markdown to stdout (--out FILE: also there)
+    python collect/report.py --compare BASE NEW   # markdown to stdout (--out FILE: also there)
+    python collect/report.py --compare BASE NEW --fail-on-regression [--json]   # the CI gate
+
+BASE and NEW are run folders or summary.json files (a baseline a team commits): the comparison is
+judged from summary fields alone (rightsize/compare.py, docs/report.md "Regression gate").
 
 A run holding search.json (ansible-playbook sweep.yml -e search=true) also gets summary.json's
 `search` block and a "Right-sizing" section: collect/search.py, docs/search.md.
 
-Exit codes: 0 done, 2 bad input (one line on stderr), 3 --fail-on-slo and an SLO not met,
+Exit codes: 0 done, 2 bad input (one line on stderr) or, with --fail-on-regression, the two runs'
+target users differ, 3 --fail-on-slo and an SLO not met, 4 --fail-on-regression and NEW regressed,
 1 internal error (a summary that does not validate against the schema is never written) or a
 missing dependency (one line on stderr naming `make venv`).
 
@@ -75,6 +80,8 @@ def analyse_dir(run_dir: Path, strict: bool = False):
     analysis = compute.analyse(data, settings_from_run(data.run), probes)
     if search.is_search_run(run_dir):  # search.json: the right-sizing search (docs/search.md)
         search.attach(analysis, run_dir)
+    compute.search_statements(analysis)
+    compute.rank_search_by_cost(analysis)
     return data, analysis
 
 
@@ -89,17 +96,41 @@ def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) 
     return render.write_report(analysis, data, run_dir, with_plots=with_plots)
 
 
-def run_compare(dir_a: Path, dir_b: Path, strict: bool, out: Path | None = None) -> str:
-    """The side-by-side markdown; written to `out` when given (never into either run's folder
-    otherwise: comparing reads both runs and changes neither)."""
-    from collect import compute, render
+def load_summary(path: Path, strict: bool) -> dict:
+    """A run's summary: a summary.json file as it is (validated against the schema), or a run
+    folder analysed afresh (its summary.json on disk may be older than the code)."""
+    import jsonschema
 
-    _, a = analyse_dir(dir_a, strict)
-    _, b = analyse_dir(dir_b, strict)
-    text = render.render_compare(compute.compare(a, b))
+    from collect import compute
+
+    if path.is_file():
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise BadInput(f"{path}: not JSON ({exc})") from None
+        try:
+            validate_summary(summary)
+        except jsonschema.ValidationError as exc:
+            raise BadInput(f"{path}: not a summary.json ({exc.message} at "
+                           f"{'/'.join(map(str, exc.absolute_path)) or 'the top'})") from None
+        return summary
+    if not path.is_dir():
+        raise BadInput(f"{path}: no such run folder or summary.json")
+    _, analysis = analyse_dir(path, strict)
+    return compute.summary(analysis)
+
+
+def run_compare(base: Path, new: Path, strict: bool, out: Path | None = None, as_json: bool = False):
+    """The comparison (rightsize/compare.py) and its text: markdown, or JSON with --json; written
+    to `out` when given (never into either run's folder: comparing changes neither)."""
+    from collect import render
+    from rightsize import compare
+
+    result = compare.compare(load_summary(base, strict), load_summary(new, strict))
+    text = json.dumps(result, indent=2) + "\n" if as_json else render.render_compare(result)
     if out is not None:
         out.write_text(text, encoding="utf-8")
-    return text
+    return result, text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", nargs="?", help="results/<run_id> (default: the newest)")
     parser.add_argument("--fail-on-slo", action="store_true",
                         help="exit 3 when any variant's verdict at the target users is not pass")
-    parser.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
-                        help="side-by-side of two runs' common variants, on stdout")
-    parser.add_argument("--out", metavar="FILE", help="with --compare: also write the markdown to FILE")
+    parser.add_argument("--compare", nargs=2, metavar=("BASE", "NEW"),
+                        help="two runs (folders or summary.json files) variant by variant, on stdout")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="with --compare: exit 4 when NEW regressed against BASE, 2 when their target users differ")
+    parser.add_argument("--json", action="store_true", help="with --compare: the comparison as JSON")
+    parser.add_argument("--out", metavar="FILE", help="with --compare: also write the output to FILE")
     parser.add_argument("--strict", action="store_true",
                         help="a corrupt file is an error (exit 2) instead of an incomplete variant")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -126,9 +160,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             if args.run_dir:
                 raise BadInput("give either RUN_DIR or --compare RUN_A RUN_B, not both")
+            from rightsize import compare
+
             out = Path(args.out) if args.out else None
-            print(run_compare(Path(args.compare[0]), Path(args.compare[1]), args.strict, out), end="")
-            return 0
+            result, text = run_compare(Path(args.compare[0]), Path(args.compare[1]), args.strict, out, args.json)
+            print(text, end="")
+            if not args.fail_on_regression:
+                return 0
+            code = compare.exit_code(result)
+            if code == compare.EXIT_TARGET_DIFFERS:
+                print(f"error: target users differ: {result['target_users'][0]} (BASE) against "
+                      f"{result['target_users'][1]} (NEW): not comparable", file=sys.stderr)
+            elif code == compare.EXIT_REGRESSION:
+                print(f"regression against {result['base']}: " + "; ".join(result["regressions"]), file=sys.stderr)
+            return code
+        if args.fail_on_regression or args.json:
+            raise BadInput("--fail-on-regression and --json are for --compare BASE NEW")
         if args.out:
             raise BadInput("--out is for --compare RUN_A RUN_B (a run's report goes into RUN_DIR)")
         run_dir = Path(args.run_dir) if args.run_dir else newest_run(REPO_ROOT / "results")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from rightsize.facts import host_facts, loosened_hardening
 from rightsize.payloads import payload_info
 from rightsize.values import search_replicas, whole_number
-from rightsize.variables import RUN_REPORT, RUN_SLO, VARIABLES, typed
+from rightsize.variables import RUN_COST, RUN_REPORT, RUN_SLO, VARIABLES, typed
 
 BUILT_IMAGE = "rightsize/inference-api:latest"
 
@@ -59,6 +59,7 @@ def run_record(settings, *, run_id, plan, expected_workers, load_path, hostvars,
         "target_users": run_vars["users"],
         "slo": {key: value(name) for key, name in RUN_SLO.items()},
         "report": {key: value(name) for key, name in RUN_REPORT.items()},
+        "cost": {key: value(name) for key, name in RUN_COST.items()},
         "vars": run_vars,
         "variants": [item["name"] for item in plan if not item.get("skip")],
         "skipped": [{"name": item["name"], "reason": item["skip"]} for item in plan if item.get("skip")],

@@ -151,6 +151,12 @@ REMOTE_PATHS = (
      "inference_api: each run's registry login (<run_id>/), removed after the pulls and by teardown"),
 )
 
+# The cost defaults: AWS Fargate on-demand, Linux/x86, US East (N. Virginia), per vCPU-hour and per
+# GB-hour, as published in 2024 (unchanged since the January 2019 price cut). Override with -e.
+FARGATE_CPU_HOUR = 0.04048
+FARGATE_GB_HOUR = 0.004445
+FARGATE_SOURCE = "AWS Fargate on-demand, Linux/x86, us-east-1, as published 2024"
+
 TABLE: tuple[Section, ...] = (
     Section("The SLO: a variant passes at a step when every figure stays under its limit", (
         Variable("slo_failure_rate_max", 0.01, NUMBER, "failed / all requests (0-1)",
@@ -243,6 +249,15 @@ TABLE: tuple[Section, ...] = (
         Variable("capacity_predict_users", [10000], USERS_LIST,
                  "users to predict CPU, memory and replicas for (-e capacity_predict_users=10000,20000)",
                  hint=", e.g. 10000,20000"),
+    )),
+    Section("Cost: what a variant costs to run, at on-demand container prices", (
+        Variable("cost_cpu_hour", FARGATE_CPU_HOUR, NUMBER,
+                 "price per vCPU-hour of CPU limit; 0 switches the cost block off", minimum=0,
+                 note=f"defaults: {FARGATE_SOURCE}; override them with your own prices"),
+        Variable("cost_gb_hour", FARGATE_GB_HOUR, NUMBER,
+                 "price per GiB-hour (2^30 bytes) of memory limit", minimum=0),
+        Variable("cost_currency", "USD", TEXT, "the currency of both prices"),
+        Variable("cost_source", FARGATE_SOURCE, TEXT, "where the prices come from (shown in the report)"),
     )),
     Section("The service under test", (
         Variable("api_image", "", TEXT, "empty: build rightsize/inference-api:latest from api/",
@@ -355,6 +370,13 @@ RUN_REPORT = {
     "warmup_s": "report_warmup_s",                     # first seconds of each step left out of every figure
     "generator_cpu_pct_max": "generator_cpu_pct_max",  # a Locust process above this % of one core invalidates the step
     "stability_tolerance": "stability_tolerance",      # sub-window RPS may differ by this fraction of their mean
+}
+# run.json's "cost" block: key -> the public variable it records (rightsize/cost.py reads it back)
+RUN_COST = {
+    "cpu_hour": "cost_cpu_hour",    # price per vCPU-hour of CPU limit; 0: no cost block
+    "gb_hour": "cost_gb_hour",      # price per GiB-hour of memory limit
+    "currency": "cost_currency",
+    "source": "cost_source",
 }
 
 

@@ -76,8 +76,8 @@ def test_compare_same_load_flags_nothing(tmp_path, capsys):
     a, b = _two_runs(tmp_path)
     assert report.main(["--compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "## c1-m1024M-r1" in out
-    assert out.count("🚩") == 1 and "Changes beyond noise" not in out  # the legend's flag only
+    assert "| c1-m1024M-r1 | ✅ pass → ✅ pass |" in out
+    assert out.count("🚩") == 1 and "**No regression.**" in out  # the legend's flag only
     assert not list(b.glob("compare-*")) and not list(a.glob("compare-*"))  # neither run is written into
 
 
@@ -96,8 +96,9 @@ def test_compare_flags_changes_beyond_noise(tmp_path, capsys):
     a, b = _two_runs(tmp_path, rps_b=30, median_b=160)
     assert report.main(["--compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "## c1-m1024M-r1 🚩" in out
-    assert "100 users: RPS 7" in out and "100 users: p95 2" in out  # e.g. "RPS 79.4 -> 59.1 (-26%)"
+    assert "| c1-m1024M-r1 🚩 |" in out
+    assert "RPS at 100 users 7" in out and "p95 at 100 users 2" in out  # e.g. "RPS 79.4 -> 59.7 (-25%)"
+    assert report.main(["--compare", str(a), str(b), "--fail-on-regression"]) == 4
 
 
 def test_compare_bad_input_exits_2(tmp_path, capsys):

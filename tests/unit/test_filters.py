@@ -85,6 +85,8 @@ def test_preflight_accepts_the_defaults():
     ({"api_proxy": "sometimes"}, "api_proxy='sometimes': expected auto"),
     ({"api_proxy_max_in_flight": "-1"}, "api_proxy_max_in_flight="),
     ({"api_proxy_max_in_flight": "lots"}, "api_proxy_max_in_flight="),
+    ({"cost_cpu_hour": "-0.01"}, "cost_cpu_hour="),
+    ({"cost_gb_hour": "free"}, "cost_gb_hour="),
 ])
 def test_preflight_names_the_bad_variable(override, named):
     errors = preflight_errors({**GROUP_VARS, **override})

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GROUP_VARS = yaml.safe_load((ROOT / "group_vars" / "all.yml").read_text())
 
 # every key run.json and variant.json held before the records were built in Python
-RUN_KEYS = {"run_id", "started_at", "target_users", "slo", "report", "vars", "variants", "skipped", "manifest"}
+RUN_KEYS = {"run_id", "started_at", "target_users", "slo", "report", "cost", "vars", "variants", "skipped", "manifest"}
 RUN_VARS_BEFORE = {"profile", "cpu", "mem", "replicas", "users", "users_step", "step_duration", "api_image",
                    "api_proxy", "api_proxy_max_in_flight", "keep", "locust_wait_min", "locust_wait_max",
                    "locust_workers_per_host", "expected_workers", "offline_images", "search"}
@@ -63,6 +63,16 @@ def test_run_record_keeps_every_key_and_types_each_value_by_its_kind():
     assert run["manifest"]["load_path"] == [{"replicas": 1}]
     assert run["manifest"]["hosts"]["box"]["groups"] == ["loadgen", "target"]
     assert list(run["manifest"]["hosts"]) == ["box", "lg1"]
+
+
+def test_run_record_prices_round_trip_into_the_cost_block():
+    from rightsize import cost
+
+    run = build_run(cost_cpu_hour="0.05", cost_currency="EUR")  # -e gives strings
+    assert run["cost"]["cpu_hour"] == 0.05 and run["cost"]["currency"] == "EUR"
+    assert run["cost"]["gb_hour"] == GROUP_VARS["cost_gb_hour"]
+    prices, notes = cost.prices_from_run(run)
+    assert notes == [] and prices == cost.Prices(0.05, GROUP_VARS["cost_gb_hour"], "EUR", GROUP_VARS["cost_source"])
 
 
 def test_run_record_holds_what_the_capacity_model_and_the_search_read():
