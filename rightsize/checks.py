@@ -16,6 +16,8 @@ from rightsize.values import number, search_replicas, users_list, whole_number
 from rightsize.variables import VARIABLES, is_given, to_bool
 
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9.\[\]:_-]+(:[0-9]{1,5})?(/\S*)?")
+MODEL_URI = re.compile(r"models:/[A-Za-z0-9._-]+(/[0-9]+|@[A-Za-z0-9_-]+)")
 # checked by the functions below (they tie variables together), not one by one in preflight_errors
 VARIANT_VARIABLES = ("cpu", "mem", "replicas")
 LOAD_VARIABLES = ("users", "users_step", "step_duration")
@@ -54,6 +56,10 @@ def _fits(var, value) -> bool:
             and not re.search(r"\s", value)
     if kind == table.TEXT:
         return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if kind == table.HTTP_URL:
+        return isinstance(value, str) and bool(HTTP_URL.fullmatch(value))
+    if kind == table.MODEL_URI:
+        return isinstance(value, str) and bool(MODEL_URI.fullmatch(value))
     if kind == table.MAPPING:
         return isinstance(value, dict)
     if kind == table.LIST:
@@ -189,4 +195,17 @@ def preflight_errors(hostvars):
     errors += search_errors(hostvars)
     errors += wait_errors(hostvars)
     errors += payload_errors(hostvars.get("api_payloads") or "")
+    errors += mlflow_errors(hostvars)
     return errors
+
+
+def mlflow_errors(hostvars):
+    """api_model_uri needs a tracking server to fetch the model from (mlflow_uri: the given
+    mlflow_tracking_uri, else the mlflow group's server)."""
+    if is_given(hostvars.get("api_model_uri")) and not is_given(hostvars.get("mlflow_uri")):
+        return [f"api_model_uri={hostvars['api_model_uri']!r}: needs a tracking server: set "
+                "mlflow_tracking_uri=http://HOST:PORT or put a host in the inventory group 'mlflow'"]
+    if is_given(hostvars.get("api_model_uri")) and is_given(hostvars.get("api_image")):
+        return [f"api_model_uri={hostvars['api_model_uri']!r}: serves a registered covertype model in the "
+                f"rightsize API image; it cannot be combined with api_image={hostvars['api_image']!r}"]
+    return []

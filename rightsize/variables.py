@@ -43,6 +43,8 @@ PROFILE = "profile"          # a key of `profiles`
 PROFILES = "profiles"        # {name: {users, users_step, step_duration}}
 VARIANTS = "variants"        # [{cpu, mem, replicas}]
 PAYLOADS = "payloads"        # a JSON-lines file on the controller (rightsize/payloads.py)
+HTTP_URL = "http_url"        # http://host[:port][/path] or https://...
+MODEL_URI = "model_uri"      # models:/NAME/VERSION or models:/NAME@ALIAS (rightsize/mlflowlog.py)
 
 BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -300,6 +302,27 @@ TABLE: tuple[Section, ...] = (
         Variable("locust_ui", False, BOOL, "true: start the master with its web UI instead of headless",
                  mirrors=("loadtest_ui",)),
     )),
+    Section("MLflow (optional): the model source and the results log", (
+        Variable("mlflow_tracking_uri", "", HTTP_URL,
+                 "a tracking server the team runs (http://host:5000); empty: the mlflow group's, else none",
+                 optional=True, noun="an http(s) URL of an MLflow tracking server, or empty",
+                 shown="empty = the `mlflow` group's server, else no MLflow"),
+        Variable("mlflow_experiment", "rightsize", TEXT, "the experiment each run is logged under"),
+        Variable("mlflow_port", 5000, WHOLE, "the port the mlflow group's tracking server is published on",
+                 minimum=1, maximum=65535, noun="a port number"),
+        Variable("mlflow_db_password", "rightsize-mlflow", TEXT,
+                 "the MariaDB password of that server's backend store (never published, a compose secret)"),
+        Variable("api_model_uri", "", MODEL_URI,
+                 "models:/covertype/1 or models:/covertype@alias: serve that registered version, not the baked one",
+                 optional=True, noun="a models:/NAME/VERSION or models:/NAME@ALIAS URI, or empty",
+                 shown="empty = the model baked into the image"),
+    ), derived=(
+        ("mlflow_uri",
+         "{{ mlflow_tracking_uri if mlflow_tracking_uri | length > 0 else "
+         "('http://' ~ (hostvars[groups['mlflow'] | first].ansible_host | default(groups['mlflow'] | first)) "
+         "~ ':' ~ mlflow_port if groups['mlflow'] | default([]) | length > 0 else '') }}",
+         "the tracking server in use: mlflow_tracking_uri, else the mlflow group's, else none"),
+    )),
     Section("Run bookkeeping", (
         Variable("run_id", "{{ lookup('ansible.builtin.pipe', 'date -u +%Y%m%dT%H%M%SZ') }}", FOLDER_NAME,
                  "the results folder of the run", shown="UTC timestamp"),
@@ -384,7 +407,7 @@ def typed(name: str, value):
         return users_list(value)
     if kind == REPLICAS_LIST:
         return search_replicas(value)
-    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS):
+    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS, HTTP_URL, MODEL_URI):
         return str(value)
     return value
 
