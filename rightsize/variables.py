@@ -315,13 +315,17 @@ TABLE: tuple[Section, ...] = (
         Variable("api_model_uri", "", MODEL_URI,
                  "models:/covertype/1 or models:/covertype@alias: serve that registered version, not the baked one",
                  optional=True, noun="a models:/NAME/VERSION or models:/NAME@ALIAS URI, or empty",
-                 shown="empty = the model baked into the image"),
+                 shown="empty = the model baked into the image", mirrors=("inference_api_model_uri",)),
     ), derived=(
         ("mlflow_uri",
          "{{ mlflow_tracking_uri if mlflow_tracking_uri | length > 0 else "
          "('http://' ~ (hostvars[groups['mlflow'] | first].ansible_host | default(groups['mlflow'] | first)) "
          "~ ':' ~ mlflow_port if groups['mlflow'] | default([]) | length > 0 else '') }}",
          "the tracking server in use: mlflow_tracking_uri, else the mlflow group's, else none"),
+        ("inference_api_mlflow_uri", "{{ mlflow_uri }}", ""),
+        ("loadtest_mlflow_uri", "{{ mlflow_uri }}", "the report logs each run there (collect/report.py --mlflow)"),
+        ("loadtest_mlflow_experiment", "{{ mlflow_experiment }}", ""),
+        ("inference_api_model_cache", "{{ rightsize_root }}/.cache/models", "registered models fetched on the controller"),
     )),
     Section("Run bookkeeping", (
         Variable("run_id", "{{ lookup('ansible.builtin.pipe', 'date -u +%Y%m%dT%H%M%SZ') }}", FOLDER_NAME,
