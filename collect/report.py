@@ -123,9 +123,12 @@ def mlflow_entries(run_dir: Path, data, analysis: dict) -> list[dict]:
 
 
 def log_to_mlflow(run_dir: Path, data, analysis: dict, uri: str, experiment: str) -> dict:
+    import contextlib
+
     from rightsize import mlflowlog
 
-    return mlflowlog.log_run(run_dir, uri, experiment, mlflow_entries(run_dir, data, analysis))
+    with contextlib.redirect_stdout(sys.stderr):  # the client's "View run ..." lines: stdout is the report's path
+        return mlflowlog.log_run(run_dir, uri, experiment, mlflow_entries(run_dir, data, analysis))
 
 
 def run_compare(dir_a: Path, dir_b: Path, strict: bool, out: Path | None = None) -> str:

@@ -4,7 +4,7 @@ Every rule lives in rightsize/ (installed into .venv by `make venv`), where the 
 unit tests import it too; this file only maps filter names to its functions.
 """
 try:
-    from rightsize import checks, facts, names, payloads, plan, records, values
+    from rightsize import checks, facts, mlflowlog, names, payloads, plan, records, values
 except ImportError as error:
     MISSING = ("the rightsize controller package is missing: run `make venv` and use .venv/bin/ansible-playbook "
                f"({error})")
@@ -32,4 +32,5 @@ class FilterModule:
             "rs_expected_workers": facts.expected_workers,
             "rs_run_record": records.run_record,
             "rs_variant_record": records.variant_record,
+            "rs_mlflow_group_uri": mlflowlog.group_uri,
         }

@@ -57,6 +57,18 @@ def parse_model_uri(uri: str) -> dict:
     return match.groupdict()
 
 
+def group_uri(groups: dict, hostvars: dict, port) -> str:
+    """http://<address>:<port> of the `mlflow` group's first host (its ansible_host), or "" when
+    the inventory has no such group or it is empty."""
+    hosts = list((groups or {}).get("mlflow") or [])
+    if not hosts:
+        return ""
+    address = (hostvars.get(hosts[0]) or {}).get("ansible_host") or hosts[0]
+    if ":" in str(address) and not str(address).startswith("["):
+        address = f"[{address}]"  # an IPv6 address
+    return f"http://{address}:{int(port)}"
+
+
 def step_metrics(steps: list[dict]) -> list[tuple[str, float, int]]:
     """(key, value, step=users) for every step's figure that is known (None is left out; booleans
     become 1.0/0.0 so valid and slo_pass plot as histories too)."""
@@ -170,8 +182,12 @@ def fetch_model(uri: str, model_uri: str, cache_dir: str | Path) -> tuple[Path, 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(tmp), tracking_uri=uri)
+        # the version's source: the run's artifact folder api/train.py --register logged
+        # (mlflow-artifacts:/..., served by the tracking server); a logged-model source: its run's model/
+        if str(version.source or "").startswith("models:/") and version.run_id:
+            _client(uri).download_artifacts(version.run_id, "model", str(tmp))
+        else:
+            mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(tmp), tracking_uri=uri)
     except Exception as exc:  # noqa: BLE001
         shutil.rmtree(tmp, ignore_errors=True)
         raise MlflowError(f"{model_uri}: could not download version {version.version} from {uri}: {exc}") from None

@@ -147,6 +147,7 @@ REMOTE_PATHS = (
     ("loadtest_locust_dir", "{{ remote_root }}/locust", "loadtest: the locustfile it runs"),
     ("loadtest_bin_dir", "{{ remote_root }}/bin", "loadtest: samplers, rs-bg, rs-stop"),
     ("loadtest_remote_root", "{{ remote_run_root }}/runs", "loadtest: <run_id>/<variant>/ before the fetch"),
+    ("mlflow_dir", "{{ remote_root }}/mlflow", "mlflow: the tracking server's build contexts and compose project"),
 )
 
 TABLE: tuple[Section, ...] = (
@@ -319,8 +320,7 @@ TABLE: tuple[Section, ...] = (
     ), derived=(
         ("mlflow_uri",
          "{{ mlflow_tracking_uri if mlflow_tracking_uri | length > 0 else "
-         "('http://' ~ (hostvars[groups['mlflow'] | first].ansible_host | default(groups['mlflow'] | first)) "
-         "~ ':' ~ mlflow_port if groups['mlflow'] | default([]) | length > 0 else '') }}",
+         "(groups | rs_mlflow_group_uri(hostvars, mlflow_port)) }}",
          "the tracking server in use: mlflow_tracking_uri, else the mlflow group's, else none"),
         ("inference_api_mlflow_uri", "{{ mlflow_uri }}", ""),
         ("loadtest_mlflow_uri", "{{ mlflow_uri }}", "the report logs each run there (collect/report.py --mlflow)"),
