@@ -31,9 +31,9 @@ def client(uri):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mlflow_stack(docker_ready, tmp_path_factory):
-    """The role deployed once on this machine (group mlflow = localhost), removed with its volumes after."""
+    """The role deployed once for this module (group mlflow = localhost), removed with its volumes after."""
     folder = tmp_path_factory.mktemp(PREFIX)
     inventory = folder / "inventory.yml"
     inventory.write_text((ROOT / "inventory" / "mlflow.yml.example").read_text())
@@ -49,7 +49,7 @@ def mlflow_stack(docker_ready, tmp_path_factory):
                          inventory=inventory, provision=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def registered(mlflow_stack, tmp_path_factory):
     """A small model trained here and registered as covertype (a new version)."""
     out = tmp_path_factory.mktemp("model") / "model"
@@ -69,13 +69,13 @@ def test_second_deploy_changes_nothing(mlflow_stack):
 
 
 def test_server_uses_mariadb_and_serves_artifacts(mlflow_stack):
-    out = subprocess.run(["docker", "compose", "-p", PREFIX, "exec", "-T", "server", "sh", "-c",
-                          "ps -o args= -p 1 2>/dev/null || tr '\\0' ' ' < /proc/1/cmdline"],
+    out = subprocess.run(["docker", "exec", f"{PREFIX}-server-1", "python", "-c",
+                          "print(open('/proc/1/cmdline').read().replace(chr(0), ' '))"],
                          capture_output=True, text=True, timeout=60)
     cmdline = out.stdout
     assert "mysql+pymysql://mlflow:" in cmdline and "@db:3306/mlflow" in cmdline, out
     assert "--serve-artifacts" in cmdline
-    tables = subprocess.run(["docker", "compose", "-p", PREFIX, "exec", "-T", "db", "mariadb", "-N", "-e",
+    tables = subprocess.run(["docker", "exec", f"{PREFIX}-db-1", "mariadb", "-N", "-e",
                              "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='mlflow'"],
                             capture_output=True, text=True, timeout=60)
     assert tables.returncode == 0 and int(tables.stdout.strip()) > 10, tables  # MLflow's schema is in MariaDB
