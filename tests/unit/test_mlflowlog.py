@@ -96,3 +96,12 @@ def test_preflight_checks_of_the_mlflow_variables():
 def test_cli_check_exits_2_naming_the_server(capsys):
     assert mlflowlog.main(["check", "http://127.0.0.1:9"]) == 2
     assert "does not answer" in capsys.readouterr().err
+
+
+def test_group_uri_is_the_mlflow_hosts_inventory_address():
+    hostvars = {"box": {"ansible_host": "10.1.2.3"}, "v6": {"ansible_host": "fd00::5"}, "bare": {}}
+    assert mlflowlog.group_uri({"mlflow": ["box"]}, hostvars, 5000) == "http://10.1.2.3:5000"
+    assert mlflowlog.group_uri({"mlflow": ["v6"]}, hostvars, "5001") == "http://[fd00::5]:5001"
+    assert mlflowlog.group_uri({"mlflow": ["bare"]}, hostvars, 5000) == "http://bare:5000"
+    assert mlflowlog.group_uri({"target": ["box"]}, hostvars, 5000) == ""
+    assert mlflowlog.group_uri({"mlflow": []}, hostvars, 5000) == ""
