@@ -155,8 +155,9 @@ def profiles_errors(profiles):
     return errors
 
 
-def preflight_errors(hostvars):
-    """Every problem with the public variables, as messages that name the variable."""
+def preflight_errors(hostvars, groups=None):
+    """Every problem with the public variables, as messages that name the variable (groups: the
+    inventory's, for the rules that depend on it, e.g. the mlflow group)."""
     errors = []
     profiles = hostvars.get("profiles") or {}
     profile = hostvars.get("profile")
@@ -195,14 +196,15 @@ def preflight_errors(hostvars):
     errors += search_errors(hostvars)
     errors += wait_errors(hostvars)
     errors += payload_errors(hostvars.get("api_payloads") or "")
-    errors += mlflow_errors(hostvars)
+    errors += mlflow_errors(hostvars, groups or {})
     return errors
 
 
-def mlflow_errors(hostvars):
-    """api_model_uri needs a tracking server to fetch the model from (mlflow_uri: the given
-    mlflow_tracking_uri, else the mlflow group's server)."""
-    if is_given(hostvars.get("api_model_uri")) and not is_given(hostvars.get("mlflow_uri")):
+def mlflow_errors(hostvars, groups):
+    """api_model_uri needs a tracking server to fetch the model from: mlflow_tracking_uri, or a
+    host in the inventory group mlflow."""
+    server = is_given(hostvars.get("mlflow_tracking_uri")) or bool(groups.get("mlflow"))
+    if is_given(hostvars.get("api_model_uri")) and not server:
         return [f"api_model_uri={hostvars['api_model_uri']!r}: needs a tracking server: set "
                 "mlflow_tracking_uri=http://HOST:PORT or put a host in the inventory group 'mlflow'"]
     if is_given(hostvars.get("api_model_uri")) and is_given(hostvars.get("api_image")):

@@ -86,11 +86,13 @@ def test_preflight_checks_of_the_mlflow_variables():
     assert "mlflow_tracking_uri='mlflow:5000'" in variable_error("mlflow_tracking_uri", "mlflow:5000")
     assert variable_error("api_model_uri", "models:/covertype@champion") is None
     assert "api_model_uri='covertype/1'" in variable_error("api_model_uri", "covertype/1")
-    assert mlflow_errors({"api_model_uri": "models:/covertype/1", "mlflow_uri": ""})[0].startswith(
+    model = {"api_model_uri": "models:/covertype/1", "mlflow_tracking_uri": ""}
+    assert mlflow_errors(model, {"target": ["box"]})[0].startswith(
         "api_model_uri='models:/covertype/1': needs a tracking server")
-    assert mlflow_errors({"api_model_uri": "models:/covertype/1", "mlflow_uri": "http://h:5000"}) == []
-    assert "api_image" in mlflow_errors({"api_model_uri": "models:/covertype/1", "mlflow_uri": "http://h:5000",
-                                         "api_image": "team/model:1"})[0]
+    assert mlflow_errors(model, {"mlflow": ["box"]}) == []
+    assert mlflow_errors(dict(model, mlflow_tracking_uri="http://h:5000"), {}) == []
+    assert "api_image" in mlflow_errors(dict(model, api_image="team/model:1"), {"mlflow": ["box"]})[0]
+    assert mlflow_errors({"api_model_uri": ""}, {}) == []
 
 
 def test_cli_check_exits_2_naming_the_server(capsys):
