@@ -171,7 +171,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     metadata = train(args)
     if args.register:
-        metadata = dict(metadata, registered=register(args, metadata))
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):  # the client's "View run ..." lines: stdout is JSON
+            metadata = dict(metadata, registered=register(args, metadata))
     json.dump(metadata, sys.stdout, indent=2)
     print()
     return 0
