@@ -61,6 +61,19 @@ def registered(mlflow_stack, tmp_path_factory):
     return json.loads(result.stdout)
 
 
+@pytest.fixture(scope="module")
+def api_image_here(docker_ready):
+    """The API image built from this checkout's api/ (its /health names a registered version), under
+    a tag of this module's own; removed after."""
+    tag = f"{PREFIX}/inference-api:it"
+    local = subprocess.run(["docker", "image", "inspect", "local/python:3.11-slim"], capture_output=True)
+    base = "local/python:3.11-slim" if local.returncode == 0 else "python:3.11-slim"
+    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ROOT / "api")],
+                   check=True, capture_output=True, timeout=900)
+    yield tag
+    subprocess.run(["docker", "rmi", tag], capture_output=True)
+
+
 def test_second_deploy_changes_nothing(mlflow_stack):
     again = ansible_playbook("playbooks/mlflow.yml", *mlflow_stack["extra"], inventory=mlflow_stack["inventory"],
                              provision=True)
@@ -93,7 +106,7 @@ def test_train_register_logs_and_registers_the_model(mlflow_stack, registered):
     assert {"model/forest.npz", "model/metadata.json"} <= files
 
 
-def test_sweep_serves_the_registered_version_and_logs_itself(mlflow_stack, registered, tmp_path):
+def test_sweep_serves_the_registered_version_and_logs_itself(mlflow_stack, registered, api_image_here, tmp_path):
     """One short real sweep: api_model_uri (an alias) deploys that version read-only; the report task
     logs the run: parent + child, params, metric history per step (step = users), artifacts."""
     uri, number = mlflow_stack["uri"], registered["registered"]["version"]
@@ -101,7 +114,8 @@ def test_sweep_serves_the_registered_version_and_logs_itself(mlflow_stack, regis
     result = ansible_playbook(
         "sweep.yml", "-e", f"mlflow_tracking_uri={uri} api_model_uri=models:/covertype@it entry_port={port}",
         "-e", "cpu=0.5 mem=512M users=20 users_step=10 step_duration=15 report_warmup_s=5",
-        "-e", f"results_dir={tmp_path} run_id={PREFIX}-sweep keep=true", inventory=mlflow_stack["inventory"])
+        "-e", f"results_dir={tmp_path} run_id={PREFIX}-sweep keep=true inference_api_built_image={api_image_here}",
+        inventory=mlflow_stack["inventory"])
     try:
         assert result.returncode == 0, result.stdout[-5000:]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
