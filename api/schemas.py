@@ -73,6 +73,10 @@ class ModelInfo(BaseModel):
     format: str
     estimator: str
     params: dict
+    # set when the deploy fetched a registered MLflow model version (api_model_uri)
+    registered_name: str | None = None
+    registered_version: str | None = None
+    registered_uri: str | None = None
 
 
 class Health(BaseModel):

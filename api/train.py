@@ -3,6 +3,8 @@
     python -m api.train --out model/                      # offline: deterministic generator
     python -m api.train --out model/ --csv covtype.data.gz # a Covertype copy (UCI file or CSV)
     python -m api.train --out model/ --uci [--data-home D] # sklearn's cached fetch_covtype copy
+    python -m api.train --out model/ --register --tracking-uri http://127.0.0.1:5000
+                                  # also log it to MLflow and register it as `covertype` (a new version)
 
 Writes ``model.joblib`` (the scikit-learn forest), ``forest.npz`` (the same forest as flat
 arrays, what the API loads) and ``metadata.json`` (version, data source, row counts, held-out
@@ -49,7 +51,57 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-depth", type=int, default=20)
     parser.add_argument("--min-samples-leaf", type=int, default=20)
     parser.add_argument("--test-size", type=float, default=0.2)
-    return parser.parse_args(argv)
+    parser.add_argument("--register", action="store_true",
+                        help="log the model to MLflow and register a new version of --registered-name "
+                             "(needs the MLflow client: the controller's venv, not the API image)")
+    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or None,
+                        help="MLflow tracking server for --register (default: $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--registered-name", default="covertype")
+    parser.add_argument("--experiment", default="rightsize-models")
+    parser.add_argument("--alias", default="", help="with --register: point this alias at the new version")
+    args = parser.parse_args(argv)
+    if args.register and not args.tracking_uri:
+        parser.error("--register needs --tracking-uri or MLFLOW_TRACKING_URI")
+    return args
+
+
+def register(args, metadata: dict) -> dict:
+    """Log the model folder to MLflow (params, accuracy, data source, rows) and register it as a new
+    version of args.registered_name; returns {name, version, run_id}."""
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=args.tracking_uri, registry_uri=args.tracking_uri)
+    exp = client.get_experiment_by_name(args.experiment)
+    experiment_id = exp.experiment_id if exp else client.create_experiment(args.experiment)
+    run = client.create_run(experiment_id, run_name=metadata["version"],
+                            tags={"data_source": metadata["data_source"], "model_version": metadata["version"]})
+    run_id = run.info.run_id
+    params = dict(metadata["params"], data_source=metadata["data_source"], rows=metadata["training_rows"]
+                  + metadata["test_rows"], training_rows=metadata["training_rows"], test_rows=metadata["test_rows"],
+                  estimator=metadata["estimator"])
+    client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()],
+                     metrics=[Metric("accuracy", metadata["holdout_accuracy"], 0, 0),
+                              Metric("training_rows", metadata["training_rows"], 0, 0),
+                              Metric("test_rows", metadata["test_rows"], 0, 0)],
+                     tags=[RunTag("mlflow.runName", metadata["version"])])
+    client.log_artifacts(run_id, str(args.out), artifact_path="model")
+    client.set_terminated(run_id, "FINISHED")
+    try:
+        client.create_registered_model(args.registered_name, description="rightsize Covertype classifier")
+    except Exception as exc:  # noqa: BLE001 - RESOURCE_ALREADY_EXISTS: a new version of it
+        if "ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+            raise
+    version = client.create_model_version(
+        args.registered_name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id,
+        tags={"accuracy": str(metadata["holdout_accuracy"]), "data_source": metadata["data_source"],
+              "rows": str(metadata["training_rows"] + metadata["test_rows"]), "model_version": metadata["version"]},
+        description=f"{metadata['version']}: accuracy {metadata['holdout_accuracy']} on {metadata['test_rows']} "
+                    f"held-out rows of {metadata['data_source']}")
+    if args.alias:
+        client.set_registered_model_alias(args.registered_name, args.alias, version.version)
+    return {"name": args.registered_name, "version": str(version.version), "run_id": run_id,
+            "uri": f"models:/{args.registered_name}/{version.version}"}
 
 
 def load_data(args) -> tuple[np.ndarray, np.ndarray, str]:
@@ -116,7 +168,13 @@ def train(args) -> dict:
 
 
 def main(argv=None) -> int:
-    metadata = train(parse_args(argv))
+    args = parse_args(argv)
+    metadata = train(args)
+    if args.register:
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):  # the client's "View run ..." lines: stdout is JSON
+            metadata = dict(metadata, registered=register(args, metadata))
     json.dump(metadata, sys.stdout, indent=2)
     print()
     return 0

@@ -8,12 +8,18 @@
 
 BASE and NEW are run folders or summary.json files (a baseline a team commits): the comparison is
 judged from summary fields alone (rightsize/compare.py, docs/report.md "Regression gate").
+    python collect/report.py RUN_DIR --mlflow URI    # also log the run to an MLflow tracking server
 
 A run holding search.json (ansible-playbook sweep.yml -e search=true) also gets summary.json's
 `search` block and a "Right-sizing" section: collect/search.py, docs/search.md.
 
+With --mlflow (rightsize/mlflowlog.py): one parent MLflow run per run_id, one child per variant,
+repeat and search probe, logged after the files are written; a tracking server that fails then
+loses nothing in RUN_DIR and the run can be logged again later the same way.
+
 Exit codes: 0 done, 2 bad input (one line on stderr) or, with --fail-on-regression, the two runs'
 target users differ, 3 --fail-on-slo and an SLO not met, 4 --fail-on-regression and NEW regressed,
+5 the report was written but logging it to MLflow failed (one line on stderr),
 1 internal error (a summary that does not validate against the schema is never written) or a
 missing dependency (one line on stderr naming `make venv`).
 
@@ -96,6 +102,53 @@ def write_outputs(run_dir: Path, data, analysis: dict, with_plots: bool = True) 
     return render.write_report(analysis, data, run_dir, with_plots=with_plots)
 
 
+EXIT_MLFLOW = 5  # the report is written, logging it to MLflow failed (4 is --fail-on-regression's)
+
+
+def _folder_key(folder: Path, run_dir: Path) -> str:
+    """A variant's, repeat's or probe's folder under RUN_DIR (c1-m1G-r1, c1-m1G-r1/repeats/2, probe-01-...)."""
+    try:
+        return Path(folder).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:
+        return Path(folder).name
+
+
+def mlflow_entries(run_dir: Path, data, analysis: dict) -> list[dict]:
+    """Each variant (and repeat) and each search probe as rightsize/mlflowlog.py logs it: one
+    child run per folder under RUN_DIR."""
+    from collect import compute
+    from collect.load import PROBE_PREFIX, load_variant
+
+    # a variant and each of its repeats (results/<run>/<variant>/repeats/<k>/) on their own, unpooled
+    sources = [(res, src, "variant" if k == 0 else "repeat")
+               for v in analysis["variants"] for k, (res, src) in enumerate(v["repeat_results"])]
+    for folder in sorted(Path(run_dir).glob(PROBE_PREFIX + "*")):
+        if (folder / "variant.json").is_file():
+            probe = load_variant(Path(run_dir), folder.name)
+            sources.append((compute.variant_result(probe, data.run, analysis["settings"]), probe, "probe"))
+    entries = []
+    for res, src, kind in sources:
+        meta = src.meta or {}
+        health = meta.get("service_health") or {}
+        entries.append({
+            "key": _folder_key(src.dir, run_dir), "kind": kind, "name": str(meta.get("name") or res["name"]),
+            "cpu": res["cpu"], "mem": res["mem"], "replicas": res["replicas"], "image": res["image"],
+            "image_id": meta.get("image_id"), "model": health.get("model") or {},
+            "verdict": res["verdict"], "reasons": res["reasons"],
+            "steps": [compute.summary_step(st) for st in res["steps"]],
+        })
+    return entries
+
+
+def log_to_mlflow(run_dir: Path, data, analysis: dict, uri: str, experiment: str) -> dict:
+    import contextlib
+
+    from rightsize import mlflowlog
+
+    with contextlib.redirect_stdout(sys.stderr):  # the client's "View run ..." lines: stdout is the report's path
+        return mlflowlog.log_run(run_dir, uri, experiment, mlflow_entries(run_dir, data, analysis))
+
+
 def load_summary(path: Path, strict: bool) -> dict:
     """A run's summary: a summary.json file as it is (validated against the schema), or a run
     folder analysed afresh (its summary.json on disk may be older than the code)."""
@@ -147,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="a corrupt file is an error (exit 2) instead of an incomplete variant")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--mlflow", metavar="URI", default="",
+                        help="also log the run to this MLflow tracking server (parent + child runs)")
+    parser.add_argument("--mlflow-experiment", metavar="NAME", default="rightsize",
+                        help="the MLflow experiment (default: rightsize)")
     args = parser.parse_args(argv)
     try:
         import jsonschema
@@ -187,6 +244,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'/'.join(map(str, exc.absolute_path))}); nothing written", file=sys.stderr)
             return 1
         print(path)
+        if args.mlflow:
+            from rightsize.mlflowlog import MlflowError
+            try:
+                logged = log_to_mlflow(run_dir, data, analysis, args.mlflow, args.mlflow_experiment)
+            except (MlflowError, Exception) as exc:  # noqa: BLE001 - the files are written: say it, exit 5
+                print(f"error: MLflow logging to {args.mlflow} failed ({exc}); {run_dir} is complete: "
+                      f"log it later with python collect/report.py {run_dir} --mlflow URI", file=sys.stderr)
+                return EXIT_MLFLOW
+            print(f"MLflow {args.mlflow}: run {logged['parent']} ({len(logged['children'])} child runs) "
+                  f"in experiment {args.mlflow_experiment}")
         if args.fail_on_slo:
             failed = compute.slo_failed(analysis)
             if failed:

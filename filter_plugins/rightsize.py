@@ -4,7 +4,7 @@ Every rule lives in rightsize/ (installed into .venv by `make venv`), where the 
 unit tests import it too; this file only maps filter names to its functions.
 """
 try:
-    from rightsize import checks, facts, generator, names, payloads, plan, records, registry, values
+    from rightsize import checks, facts, generator, mlflowlog, names, payloads, plan, records, registry, values
 except ImportError as error:
     MISSING = ("the rightsize controller package is missing: run `make venv` and use .venv/bin/ansible-playbook "
                f"({error})")
@@ -40,4 +40,5 @@ class FilterModule:
             "rs_registry_url": registry.registry_url,
             "rs_registry_check_error": registry.registry_check_error,
             "rs_compose_choice": registry.compose_choice,
+            "rs_mlflow_group_uri": mlflowlog.group_uri,
         }

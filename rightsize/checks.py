@@ -18,6 +18,8 @@ from rightsize.variables import VARIABLES, is_given, to_bool
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # host[:port] as Docker writes it: a name or IPv4 (or [IPv6]), an optional port; no scheme, no path
 REGISTRY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?")
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9.\[\]:_-]+(:[0-9]{1,5})?(/\S*)?")
+MODEL_URI = re.compile(r"models:/[A-Za-z0-9._-]+(/[0-9]+|@[A-Za-z0-9_-]+)")
 # checked by the functions below (they tie variables together), not one by one in preflight_errors
 VARIANT_VARIABLES = ("cpu", "mem", "replicas")
 LOAD_VARIABLES = ("users", "users_step", "step_duration")
@@ -56,6 +58,10 @@ def _fits(var, value) -> bool:
             and not re.search(r"\s", value)
     if kind == table.TEXT:
         return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if kind == table.HTTP_URL:
+        return isinstance(value, str) and bool(HTTP_URL.fullmatch(value))
+    if kind == table.MODEL_URI:
+        return isinstance(value, str) and bool(MODEL_URI.fullmatch(value))
     if kind == table.MAPPING:
         return isinstance(value, dict)
     if kind == table.LIST:
@@ -154,8 +160,9 @@ def profiles_errors(profiles):
     return errors
 
 
-def preflight_errors(hostvars):
-    """Every problem with the public variables, as messages that name the variable."""
+def preflight_errors(hostvars, groups=None):
+    """Every problem with the public variables, as messages that name the variable (groups: the
+    inventory's, for the rules that depend on it, e.g. the mlflow group)."""
     errors = []
     profiles = hostvars.get("profiles") or {}
     profile = hostvars.get("profile")
@@ -194,4 +201,18 @@ def preflight_errors(hostvars):
     errors += search_errors(hostvars)
     errors += wait_errors(hostvars)
     errors += payload_errors(hostvars.get("api_payloads") or "")
+    errors += mlflow_errors(hostvars, groups or {})
     return errors
+
+
+def mlflow_errors(hostvars, groups):
+    """api_model_uri needs a tracking server to fetch the model from: mlflow_tracking_uri, or a
+    host in the inventory group mlflow."""
+    server = is_given(hostvars.get("mlflow_tracking_uri")) or bool(groups.get("mlflow"))
+    if is_given(hostvars.get("api_model_uri")) and not server:
+        return [f"api_model_uri={hostvars['api_model_uri']!r}: needs a tracking server: set "
+                "mlflow_tracking_uri=http://HOST:PORT or put a host in the inventory group 'mlflow'"]
+    if is_given(hostvars.get("api_model_uri")) and is_given(hostvars.get("api_image")):
+        return [f"api_model_uri={hostvars['api_model_uri']!r}: serves a registered covertype model in the "
+                f"rightsize API image; it cannot be combined with api_image={hostvars['api_image']!r}"]
+    return []

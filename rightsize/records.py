@@ -74,6 +74,7 @@ def run_record(settings, *, run_id, plan, expected_workers, load_path, hostvars,
                 "predict_path": value("api_predict_path"),
                 "payloads": payload_info(settings.get("api_payloads") or ""),
                 "env_keys": list((settings.get("api_env") or {}).keys()),  # never the values
+                "model_uri": str(settings.get("api_model_uri") or "") or None,  # MLflow registered model
                 "hardening": {"user": value("api_user"), "read_only": value("api_read_only"),
                               "tmpfs": list(settings.get("api_tmpfs") or [])},
                 "loosened": loosened_hardening(settings.get("api_user", ""), settings.get("api_read_only", True),

@@ -44,6 +44,8 @@ PROFILES = "profiles"        # {name: {users, users_step, step_duration}}
 VARIANTS = "variants"        # [{cpu, mem, replicas}]
 PAYLOADS = "payloads"        # a JSON-lines file on the controller (rightsize/payloads.py)
 REGISTRY = "registry"        # an image registry's host[:port], no scheme (or empty)
+HTTP_URL = "http_url"        # http://host[:port][/path] or https://...
+MODEL_URI = "model_uri"      # models:/NAME/VERSION or models:/NAME@ALIAS (rightsize/mlflowlog.py)
 
 BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -149,6 +151,7 @@ REMOTE_PATHS = (
     ("loadtest_remote_root", "{{ remote_run_root }}/runs", "loadtest: <run_id>/<variant>/ before the fetch"),
     ("inference_api_docker_config", "{{ remote_run_root }}/docker-config",
      "inference_api: each run's registry login (<run_id>/), removed after the pulls and by teardown"),
+    ("mlflow_dir", "{{ remote_root }}/mlflow", "mlflow: the tracking server's build contexts and compose project"),
 )
 
 # The cost defaults: AWS Fargate on-demand, Linux/x86, US East (N. Virginia), per vCPU-hour and per
@@ -332,6 +335,30 @@ TABLE: tuple[Section, ...] = (
         Variable("locust_ui", False, BOOL, "true: start the master with its web UI instead of headless",
                  mirrors=("loadtest_ui",)),
     )),
+    Section("MLflow (optional): the model source and the results log", (
+        Variable("mlflow_tracking_uri", "", HTTP_URL,
+                 "a tracking server the team runs (http://host:5000); empty: the mlflow group's, else none",
+                 optional=True, noun="an http(s) URL of an MLflow tracking server, or empty",
+                 shown="empty = the `mlflow` group's server, else no MLflow"),
+        Variable("mlflow_experiment", "rightsize", TEXT, "the experiment each run is logged under"),
+        Variable("mlflow_port", 5000, WHOLE, "the port the mlflow group's tracking server is published on",
+                 minimum=1, maximum=65535, noun="a port number"),
+        Variable("mlflow_db_password", "rightsize-mlflow", TEXT,
+                 "the MariaDB password of that server's backend store (never published, a compose secret)"),
+        Variable("api_model_uri", "", MODEL_URI,
+                 "models:/covertype/1 or models:/covertype@alias: serve that registered version, not the baked one",
+                 optional=True, noun="a models:/NAME/VERSION or models:/NAME@ALIAS URI, or empty",
+                 shown="empty = the model baked into the image", mirrors=("inference_api_model_uri",)),
+    ), derived=(
+        ("mlflow_uri",
+         "{{ mlflow_tracking_uri if mlflow_tracking_uri | length > 0 else "
+         "(groups | rs_mlflow_group_uri(hostvars, mlflow_port)) }}",
+         "the tracking server in use: mlflow_tracking_uri, else the mlflow group's, else none"),
+        ("inference_api_mlflow_uri", "{{ mlflow_uri }}", ""),
+        ("loadtest_mlflow_uri", "{{ mlflow_uri }}", "the report logs each run there (collect/report.py --mlflow)"),
+        ("loadtest_mlflow_experiment", "{{ mlflow_experiment }}", ""),
+        ("inference_api_model_cache", "{{ rightsize_root }}/.cache/models", "registered models fetched on the controller"),
+    )),
     Section("Run bookkeeping", (
         Variable("run_id", "{{ lookup('ansible.builtin.pipe', 'date -u +%Y%m%dT%H%M%SZ') }}", FOLDER_NAME,
                  "the results folder of the run", shown="UTC timestamp"),
@@ -425,7 +452,7 @@ def typed(name: str, value):
         return users_list(value)
     if kind == REPLICAS_LIST:
         return search_replicas(value)
-    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS, REGISTRY):
+    if kind in (SIZE, URL_PATH, ABS_PATH, TEXT, CHOICE, FOLDER_NAME, PROFILE, PAYLOADS, REGISTRY, HTTP_URL, MODEL_URI):
         return str(value)
     return value
 

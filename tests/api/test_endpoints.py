@@ -175,3 +175,30 @@ def test_fastapi_routes_answer_like_the_hot_path(client, model_dir, row):
         for path, body, headers in requests:
             hot, routed = (c.post(path, content=body, headers=headers) for c in (client, plain))
             assert (hot.status_code, hot.json()) == (routed.status_code, routed.json())
+
+
+def test_health_names_a_registered_mlflow_model_version(model_dir, tmp_path):
+    """A model folder fetched by api_model_uri (rightsize/mlflowlog.py fetch) carries the registered
+    name and version in its metadata.json; /health shows them beside the model's own version."""
+    import json
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    fetched = tmp_path / "covertype" / "3"
+    shutil.copytree(model_dir, fetched)
+    metadata = json.loads((fetched / "metadata.json").read_text())
+    metadata.update(registered_name="covertype", registered_version="3", registered_uri="models:/covertype@champion")
+    (fetched / "metadata.json").write_text(json.dumps(metadata))
+    with TestClient(create_app(Settings(model_dir=fetched))) as client:
+        model = client.get("/health").json()["model"]
+    assert (model["registered_name"], model["registered_version"]) == ("covertype", "3")
+    assert model["registered_uri"] == "models:/covertype@champion" and model["version"] == metadata["version"]
+
+
+def test_health_of_the_baked_model_names_no_registered_version(client):
+    model = client.get("/health").json()["model"]
+    assert model["registered_name"] is None and model["registered_version"] is None

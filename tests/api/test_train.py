@@ -6,6 +6,7 @@ import gzip
 import json
 
 import numpy as np
+import pytest
 
 from api import dataset, train
 from api.model import METADATA_FILE
@@ -61,3 +62,13 @@ def test_same_inputs_give_the_same_model_version(tmp_path):
     train.main(["--out", str(tmp_path / "b"), *args])
     version = [json.loads((tmp_path / d / METADATA_FILE).read_text())["version"] for d in "ab"]
     assert version[0] == version[1]
+
+
+def test_register_needs_a_tracking_uri(monkeypatch, capsys):
+    from api import train
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", "model", "--register"])
+    assert "--register needs --tracking-uri" in capsys.readouterr().err
+    assert train.parse_args(["--out", "m", "--register", "--tracking-uri", "http://127.0.0.1:5000"]).register

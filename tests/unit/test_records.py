@@ -18,7 +18,7 @@ RUN_VARS_BEFORE = {"profile", "cpu", "mem", "replicas", "users", "users_step", "
                    "locust_workers_per_host", "expected_workers", "offline_images", "search"}
 MANIFEST_KEYS = {"service", "load_path", "git_commit", "ansible_version", "locust_version", "hosts"}
 SERVICE_KEYS = {"image", "port", "health_path", "predict_path", "payloads", "env_keys", "hardening", "loosened",
-                "image_digest"}
+                "image_digest", "model_uri"}
 VARIANT_KEYS = {"name", "dir", "kind", "cpu", "mem", "mem_bytes", "replicas", "image", "image_id", "service_health",
                 "users", "users_step", "step_duration", "steps", "entrypoint", "predict_path", "health_path",
                 "api_port", "payloads", "expected_workers", "loadgen_hosts", "target_host", "status", "errors",
