@@ -532,6 +532,18 @@ def _broken_text(key: str, value: float, s: Settings, test: P95Test) -> str:
 # ---------------------------------------------------------------- variants
 
 
+def passing_figures(steps: list[dict]) -> tuple:
+    """(max users passing, max RPS): the users of the last step of the unbroken run of passing steps
+    from the first (None when the first does not pass), and the highest RPS among valid steps."""
+    chain = None
+    for st in steps:
+        if st["slo_pass"] is not True:
+            break
+        chain = st["users"]
+    valid_rps = [st["rps"] for st in steps if st["valid"]]
+    return chain, (max(valid_rps) if valid_rps else None)
+
+
 def variant_result(v, run: dict, s: Settings) -> dict:
     """The schema's variant fields plus detail (steps with extras, missing steps, notes)."""
     target = int(run["target_users"])
@@ -571,14 +583,7 @@ def variant_result(v, run: dict, s: Settings) -> dict:
     if workers_note:
         res["notes"].append(workers_note)
 
-    chain = None
-    for st in steps:
-        if st["slo_pass"] is not True:
-            break
-        chain = st["users"]
-    res["max_users_passing"] = chain
-    valid_rps = [st["rps"] for st in steps if st["valid"]]
-    res["max_rps"] = max(valid_rps) if valid_rps else None
+    res["max_users_passing"], res["max_rps"] = passing_figures(steps)
 
     first_step = next(({"users": st["users"], "slo": k, "value": float(vv)}
                        for st in steps if st["valid"] and st["slo_pass"] is False
@@ -704,14 +709,7 @@ def pool_results(results: list[dict], data: list, s: Settings) -> dict:
                  for res, d in zip(results, dirs) if any(st["users"] == users for st in res["steps"])]
         steps.append(pool_step([p[0] for p in pairs], n, [p[1] for p in pairs], s))
     out["steps"] = steps
-    chain = None
-    for st in steps:
-        if st["slo_pass"] is not True:
-            break
-        chain = st["users"]
-    out["max_users_passing"] = chain
-    valid_rps = [st["rps"] for st in steps if st["valid"]]
-    out["max_rps"] = max(valid_rps) if valid_rps else None
+    out["max_users_passing"], out["max_rps"] = passing_figures(steps)
     failures = [r["first_failure"] for r in results if r["first_failure"] is not None]
     out["first_failure"] = min(failures, key=lambda f: (f["users"] is not None, f["users"] or 0)) \
         if failures else None
