@@ -1,29 +1,18 @@
 """Bring your own model service: a foreign image (Open Inference V2, port 9000) by variables alone."""
 import json
-import subprocess
 
 import pandas as pd
 import pytest
 
-from playbooks_kit import ROOT, ansible_playbook, rightsize_containers, validate_summary
+from bench.search import FIXTURE, IMAGE, V2_VARS, build_fixture
+from playbooks_kit import ansible_playbook, rightsize_containers, validate_summary
 
 pytestmark = pytest.mark.integration
-
-FIXTURE = ROOT / "tests" / "fixtures" / "v2server"
-IMAGE = "rightsize/test-v2server:latest"
-V2_VARS = (f"api_image={IMAGE} api_port=9000 api_health_path=/v2/health/ready "
-           "api_predict_path=/v2/models/iris/infer")
-
-
-def base_image():
-    local = subprocess.run(["docker", "image", "inspect", "local/python:3.11-slim"], capture_output=True)
-    return "local/python:3.11-slim" if local.returncode == 0 else "python:3.11-slim"
 
 
 @pytest.fixture(scope="module")
 def v2_image(docker_ready):
-    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image()}", "-t", IMAGE, str(FIXTURE)],
-                   check=True, capture_output=True, timeout=600)
+    build_fixture()
     return IMAGE
 
 
